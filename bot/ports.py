@@ -1,0 +1,108 @@
+"""The narrow protocols the edges implement: paper sources, chat platforms, and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from bot.models import ChannelRef, Command, Digest, Paper, Reply
+
+Clock = Callable[[], datetime]
+CommandHandler = Callable[[Command], Awaitable[Reply]]
+
+
+def utcnow() -> datetime:
+    """The real clock: an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+# --- paper sources -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What one poll of a source brought back.
+
+    `cursor` is the source's own opaque state to keep until the next poll (ETags, Last-Modified,
+    the newest id seen...); it is stored by the pipeline and handed back to the next `fetch`.
+    `bad_entries` counts entries or responses that were dropped as malformed (each also logged).
+    `not_modified` is true when every request was answered 304 and nothing was parsed.
+    """
+
+    papers: list[Paper]
+    cursor: Mapping[str, str] = field(default_factory=dict)
+    bad_entries: int = 0
+    not_modified: bool = False
+
+
+class SourceError(Exception):
+    """A poll that failed as a whole (after the source's own retries); the pipeline backs off."""
+
+
+class PaperSource(Protocol):
+    """A place papers come from. `fetch` never raises for one bad entry, only for a failed poll."""
+
+    name: str
+
+    async def fetch(self, since: datetime | None, cursor: Mapping[str, str]) -> FetchResult:
+        """Papers published or announced since `since` (None: the source's own default window)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+# --- chat platforms ------------------------------------------------------------------------
+
+
+class ChatError(Exception):
+    """A post that failed."""
+
+
+class TransientChatError(ChatError):
+    """Worth retrying later: timeouts, 5xx, rate limits (`retry_after` in seconds when known)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ChannelUnavailable(ChatError):
+    """The bot can no longer post to this channel (removed, archived, kicked): mark it inactive."""
+
+
+class ChatAuthError(ChatError):
+    """The platform rejected our credentials (revoked or invalid token): stop this platform."""
+
+
+class Chat(Protocol):
+    """A chat platform. Adapters only translate: payloads into Commands, Digests into messages."""
+
+    platform: str
+
+    async def start(self, on_command: CommandHandler) -> None:
+        """Connect and start answering commands through `on_command`; returns once started."""
+        ...
+
+    def paginate(self, digest: Digest) -> list[Digest]:
+        """Split a digest into pages that each fit in one message of this platform."""
+        ...
+
+    async def post(self, channel: ChannelRef, page: Digest, delivery_id: str) -> str:
+        """Post one page as one message carrying `delivery_id`; return the message id.
+
+        Raises TransientChatError, ChannelUnavailable or ChatAuthError.
+        """
+        ...
+
+    async def find_delivery(self, channel: ChannelRef, delivery_id: str) -> str | None:
+        """The id of a message already posted with `delivery_id`, or None if none is found
+        (or the platform cannot tell). Used to reconcile a post a crash left unknown."""
+        ...
+
+    async def stop(self) -> None:
+        """Disconnect."""
+        ...

@@ -1,0 +1,136 @@
+"""Every setting paperbot reads, from the environment or a `.env` file; the only reader of either."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SOURCE_NAMES = ("huggingface", "arxiv", "feed", "sample")
+CommaList = Annotated[list[str], NoDecode]
+
+
+class SettingsError(Exception):
+    """A missing or wrong setting; the message is one line naming it."""
+
+
+def _split(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in re.split(r"[,\s]+", value) if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """paperbot's configuration. Platform tokens keep their vendors' names; the rest is PAPERBOT_*."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PAPERBOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    slack_bot_token: str | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_app_token: str | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_signing_secret: str | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    discord_bot_token: str | None = Field(None, validation_alias="DISCORD_BOT_TOKEN")
+    discord_guild_id: int | None = Field(
+        None, validation_alias=AliasChoices("DISCORD_GUILD_ID", "PAPERBOT_DISCORD_GUILD_ID")
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./data/paperbot.db"
+    sources: CommaList = ["huggingface", "arxiv"]
+    arxiv_categories: CommaList = ["cs.CV", "cs.LG", "cs.CL", "cs.AI"]
+    feeds: CommaList = []
+    poll_minutes: int = Field(60, ge=1, le=24 * 60)
+    default_schedule: time = time(9, 0)
+    default_timezone: str = "UTC"
+    default_days: str = "daily"
+    admins_only: bool = False
+    admin_users: CommaList = []
+    port: int = Field(3000, ge=1, le=65535)
+    log_level: str = "INFO"
+    http_timeout: float = Field(20.0, gt=0, le=300)
+
+    huggingface_url: str = "https://huggingface.co/api"
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    arxiv_rss_url: str = "https://rss.arxiv.org/rss"
+    slack_api_url: str = "https://slack.com/api/"
+    discord_api_url: str = "https://discord.com/api/v10"
+
+    @field_validator("sources", "arxiv_categories", "feeds", "admin_users", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("sources")
+    @classmethod
+    def _known_sources(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in SOURCE_NAMES]
+        if unknown:
+            raise ValueError(f"unknown source {unknown[0]!r}; expected some of {SOURCE_NAMES}")
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; expected an IANA name") from exc
+        return value
+
+    @field_validator("default_days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        if value not in ("daily", "weekdays", "off"):
+            raise ValueError("expected daily, weekdays or off")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, value: str) -> str:
+        if not re.match(r"^(sqlite\+aiosqlite|postgresql\+psycopg)://", value):
+            raise ValueError(
+                "expected sqlite+aiosqlite:///path/to/file.db or postgresql+psycopg://user@host/db"
+            )
+        return value
+
+    @field_validator(
+        "huggingface_url", "arxiv_api_url", "arxiv_rss_url", "slack_api_url", "discord_api_url"
+    )
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("expected an http(s) URL")
+        return value
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable a user sets for a field."""
+    info = Settings.model_fields[field_name]
+    alias = info.validation_alias
+    if isinstance(alias, str):
+        return alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"PAPERBOT_{field_name.upper()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, or raise SettingsError with one line naming the bad setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = str(err["loc"][0]) if err["loc"] else "?"
+        name = env_name(loc) if loc in Settings.model_fields else loc
+        msg = err["msg"].removeprefix("Value error, ")
+        got = err.get("input")
+        shown = f" (got {got!r})" if isinstance(got, str | int | float) else ""
+        raise SettingsError(f"{name}: {msg}{shown}") from None
