@@ -1,0 +1,480 @@
+"""Compiled queries, and their evaluation over a paper read once: the matcher's inner loop.
+
+A query tree is compiled into nested tuples over interned terms (`CompiledTerm`), so a term that
+many queries share is looked for once per paper. A `Plan` settles the common shapes with set
+operations on the paper's keys; `PaperView` holds one paper's tokens per field and memoises,
+per term, whether it is present and where (its hits).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bot.models import Hit, Paper
+from bot.query import And, Node, Not, Term, Upvotes
+from bot.text import Tokens, fold_text, plural_key, tokenize, tokenize_parts
+
+SCOPES = {
+    "any": ("title", "abstract"),
+    "title": ("title",),
+    "abstract": ("abstract",),
+    "author": ("authors",),
+    "cat": ("categories",),
+}
+_ids = itertools.count()
+
+# Where a query can be looked up in an index: (field, kind, value), kind one of "word" (a key),
+# "pair" (two adjacent keys), "prefix", "cat", "catprefix", or "cooc" (two keys anywhere in the
+# title or abstract, field "any").
+Anchor = tuple[str, str, str | tuple[str, str]]
+# Roughly how many papers an anchor pulls in, relatively: the cheapest cover wins.
+_COST = {"pair": 1, "cooc": 1, "word": 2, "prefix": 6, "cat": 12, "catprefix": 16}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CompiledTerm:
+    """A term ready to look up: (key, is_prefix) parts, in `fields`; `label` names it in hits."""
+
+    id: int
+    source: Term
+    scope: str  # the query field: any, title, abstract, author, cat
+    fields: tuple[str, ...]
+    parts: tuple[tuple[str, bool], ...]
+    label: str
+    key: str  # the first part's key: the whole term, for a one-word term
+    word: bool  # a single whole word in a text field: the commonest term, and the cheapest
+    spaced: str | None  # " a b c " for a phrase without wildcards (found by substring search)
+    anchors: list[Anchor]  # what to index it by (see _anchors); shared, never mutated
+    exact_anchor: bool  # finding the anchor proves the term present (no check needed)
+
+
+def _anchors(
+    scope: str, fields: tuple[str, ...], parts: tuple[tuple[str, bool], ...]
+) -> list[Anchor]:
+    """What to index a term by: the longest two adjacent words of a phrase, else its longest
+    word (likely the rarest), else its longest prefix."""
+    if scope == "cat":
+        return [("categories", "catprefix" if parts[0][1] else "cat", parts[0][0])]
+    pairs = [(a, b) for (a, ap), (b, bp) in itertools.pairwise(parts) if not ap and not bp]
+    if pairs:
+        pair = max(pairs, key=lambda p: len(p[0]) + len(p[1]))
+        return [(f, "pair", pair) for f in fields]
+    words = [key for key, prefix in parts if not prefix]
+    if words:
+        return [(f, "word", max(words, key=len)) for f in fields]
+    return [(f, "prefix", max((k for k, _ in parts), key=len)) for f in fields]
+
+
+# ("word", term) a one-word text term | ("term", term) a phrase, prefix or category |
+# ("upvotes", Upvotes) | ("not", compiled) | ("and" | "or", tuple of compiled)
+Compiled = tuple
+
+
+class Compiler:
+    """Turns query trees into compiled trees, interning equal terms so they are looked up once."""
+
+    def __init__(self) -> None:
+        self.terms: dict[Term, CompiledTerm] = {}
+        self.uses: dict[Term, int] = {}
+
+    def compile(self, node: Node) -> Compiled:
+        """The compiled form of a query tree."""
+        if isinstance(node, Term):
+            term = self.term(node)
+            return ("word" if term.word else "term", term)
+        if isinstance(node, Upvotes):
+            return ("upvotes", node)
+        if isinstance(node, Not):
+            return ("not", self.compile(node.item))
+        return ("and" if isinstance(node, And) else "or", tuple(map(self.compile, node.items)))
+
+    def term(self, term: Term) -> CompiledTerm:
+        """The interned compiled form of `term`."""
+        found = self.terms.get(term)
+        if found is None:
+            cat = term.field == "cat"
+            parts = tuple(
+                (p[:-1], True) if p.endswith("*") else (p if cat else plural_key(p), False)
+                for p in term.parts
+            )
+            word = len(parts) == 1 and not parts[0][1] and not cat
+            phrase = len(parts) > 1 and not any(prefix for _, prefix in parts)
+            spaced = " " + " ".join(k for k, _ in parts) + " " if phrase else None
+            fields = SCOPES[term.field]
+            exact = len(parts) == 1 or (len(parts) == 2 and spaced is not None)
+            found = CompiledTerm(
+                next(_ids), term, term.field, fields, parts, term.label, parts[0][0], word,
+                spaced, _anchors(term.field, fields, parts), exact,
+            )  # fmt: skip
+            self.terms[term] = found
+        self.uses[term] = self.uses.get(term, 0) + 1
+        return found
+
+    def release(self, node: Compiled) -> None:
+        """Forget the terms of a compiled tree that no other query uses."""
+        for term in terms(node):
+            self.uses[term.source] -= 1
+            if not self.uses[term.source]:
+                del self.uses[term.source], self.terms[term.source]
+
+
+def terms(node: Compiled) -> list[CompiledTerm]:
+    """Every term of a compiled tree, in query order."""
+    kind, payload = node
+    if kind in ("word", "term"):
+        return [payload]
+    if kind == "upvotes":
+        return []
+    if kind == "not":
+        return terms(payload)
+    return [t for item in payload for t in terms(item)]
+
+
+def cover(node: Compiled) -> list[Anchor] | None:
+    """Anchors of which at least one is present whenever `node` matches; None if there are none."""
+    kind, payload = node
+    if kind in ("word", "term"):
+        return payload.anchors  # type: ignore[no-any-return]
+    if kind in ("upvotes", "not"):
+        return None
+    covers = [cover(item) for item in payload]
+    if kind == "and":
+        found = [c for c in covers if c is not None]
+        return min(found, key=cost) if found else None
+    if any(c is None for c in covers):
+        return None
+    return list(dict.fromkeys(a for c in covers for a in c))  # type: ignore[union-attr]
+
+
+def cost(anchors: list[Anchor]) -> int:
+    """How broad a cover is, roughly: the sum of its anchors' costs."""
+    return sum(_anchor_cost(kind, value) for _, kind, value in anchors)
+
+
+def _anchor_cost(kind: str, value: object) -> int:
+    if kind == "word" and len(value) <= 3:  # type: ignore[arg-type]
+        return 5  # short words are common words
+    if kind == "prefix":  # a long prefix is about as rare as a word
+        return 3 if len(value) >= 6 else 5 if len(value) >= 4 else 8  # type: ignore[arg-type]
+    return _COST[kind]
+
+
+def required(node: Compiled) -> frozenset[str]:
+    """Keys that must all be in the title or abstract for `node` to match."""
+    kind, payload = node
+    if kind in ("word", "term"):
+        if payload.scope in ("any", "title", "abstract"):
+            return frozenset(key for key, prefix in payload.parts if not prefix)
+        return frozenset()
+    if kind == "and":
+        return frozenset().union(*map(required, payload))
+    if kind == "or":
+        return frozenset.intersection(*map(required, payload))
+    return frozenset()
+
+
+def _any_word(node: Compiled) -> bool:
+    return node[0] == "word" and node[1].scope == "any"
+
+
+def _word_group(node: Compiled) -> bool:
+    """An OR of one-word terms searched in the title or abstract."""
+    return node[0] == "or" and all(map(_any_word, node[1]))
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How to test a compiled query cheaply: set operations on the keys of the paper's title and
+    abstract first (they settle `a b`, `a -b`, `a OR b`, `(a OR b) c` alone), then `rest`.
+
+    It matches when every `required` key is present, no `forbidden` one is, each of `groups`
+    has one present, and `rest` (if any) holds. `report` lists the terms a match reports, in
+    query order, each with whether only when present (a word of an OR); `walk` says to find them
+    by walking the tree instead (an OR of more than words).
+    """
+
+    required: frozenset[str]
+    forbidden: frozenset[str]
+    groups: tuple[frozenset[str], ...]
+    rest: Compiled | None
+    report: tuple[tuple[CompiledTerm, bool], ...]
+    terms: tuple[CompiledTerm, ...]  # every reported term (when none is optional)
+    optional: bool
+    walk: bool
+
+    @classmethod
+    def of(cls, node: Compiled, proven: CompiledTerm | None = None) -> Plan:
+        """The plan for a compiled tree; `proven` is a term known present (its exact anchor was
+        found), so not checked again."""
+        items = node[1] if node[0] == "and" else (node,)
+        words: set[str] = set()
+        banned: set[str] = set()
+        groups: list[frozenset[str]] = []
+        rest: list[Compiled] = []
+        for item in items:
+            if _any_word(item):
+                words.add(item[1].key)
+            elif item[0] == "not" and _any_word(item[1]):
+                banned.add(item[1][1].key)
+            elif _word_group(item):
+                groups.append(frozenset(t.key for _, t in item[1]))
+            elif item[0] != "term" or item[1] is not proven:
+                rest.append(item)
+                words |= required(item)
+        remainder = None if not rest else rest[0] if len(rest) == 1 else ("and", tuple(rest))
+        report: dict[CompiledTerm, bool] = {}
+        walk = not _report(node, report, optional=False)
+        return cls(
+            frozenset(words), frozenset(banned), tuple(groups), remainder,
+            tuple(report.items()), tuple(report), any(report.values()), walk,
+        )  # fmt: skip
+
+    def anchors(self) -> list[Anchor] | None:
+        """Co-occurrence anchors from two of the word sets that must meet the title or abstract,
+        if that makes a small cover (both must be present, so few papers have them)."""
+        sets = [frozenset({w}) for w in self.required] + list(self.groups)
+        if len(sets) < 2:
+            return None
+        sets.sort(key=lambda s: (len(s), -min(map(len, s)), sorted(s)))
+        first, second = sets[0], sets[1]
+        if len(first) * len(second) > 4:
+            return None
+        return [("any", "cooc", (a, b)) for a in sorted(first) for b in sorted(second)]
+
+
+def _report(node: Compiled, out: dict[CompiledTerm, bool], *, optional: bool) -> bool:
+    """Collect the terms a match reports, in order, each with whether only when present;
+    False when an OR of more than words makes that depend on the tree."""
+    kind, payload = node
+    if kind in ("word", "term"):
+        out[payload] = out.get(payload, optional) and optional
+    elif kind == "and":
+        return all(_report(item, out, optional=optional) for item in payload)
+    elif kind == "or":
+        if not _word_group(node):
+            return False
+        for item in payload:
+            _report(item, out, optional=True)
+    return True
+
+
+class PaperView:
+    """One paper read for matching: tokens per field, and what each term found there (memoised)."""
+
+    __slots__ = ("_categories", "_present", "_sets", "_tokens", "hits", "paper", "prefixes")
+
+    def __init__(self, paper: Paper) -> None:
+        self.paper = paper
+        self.hits: dict[int, tuple[Hit, ...]] = {}  # term id -> its hits
+        self._sets: dict[str, frozenset[str]] = {}
+        self._tokens: dict[str, Tokens] = {}
+        self._present: dict[int, bool] = {}
+        # field -> the wildcard prefixes present there, when an index scanned for all of its own
+        self.prefixes: dict[str, set[str]] = {}
+        self._categories: list[tuple[str, int, int]] | None = None
+
+    def tokens(self, field: str) -> Tokens:
+        """The tokens of `field` (title, abstract, authors), read on first use."""
+        found = self._tokens.get(field)
+        if found is None:
+            if field == "authors":
+                found = tokenize_parts(self.paper.authors, ", ")
+            else:
+                found = tokenize(self.paper.title if field == "title" else self.paper.abstract)
+            self._tokens[field] = found
+        return found
+
+    def keys_in(self, scope: str) -> frozenset[str]:
+        """The paper's keys in a query scope: `any` (title or abstract), `title`, `abstract`,
+        `author`."""
+        found = self._sets.get(scope)
+        if found is None:
+            if scope == "any":
+                found = self.keys_in("title") | self.keys_in("abstract")
+            else:
+                found = self.tokens(SCOPES[scope][0]).keyset
+            self._sets[scope] = found
+        return found
+
+    @property
+    def categories(self) -> list[tuple[str, int, int]]:
+        """(folded name, start, end) of each category in `" ".join(paper.categories)`."""
+        if self._categories is None:
+            out, offset = [], 0
+            for name in self.paper.categories:
+                out.append((" ".join(fold_text(name).split()), offset, offset + len(name)))
+                offset += len(name) + 1
+            self._categories = out
+        return self._categories
+
+    def matches(self, node: Compiled) -> bool:
+        """Whether the compiled tree `node` holds for this paper."""
+        kind, payload = node
+        if kind == "word":
+            return payload.key in self.keys_in(payload.scope)
+        if kind == "term":
+            found = self._present.get(payload.id)
+            if found is None:
+                found = self._present[payload.id] = self._find(payload)
+            return found
+        if kind == "and":  # loops, not all()/any(): this is the hot path
+            for item in payload:  # noqa: SIM110
+                if not self.matches(item):
+                    return False
+            return True
+        if kind == "or":
+            for item in payload:  # noqa: SIM110
+                if self.matches(item):
+                    return True
+            return False
+        if kind == "not":
+            return not self.matches(payload)
+        return payload.accepts(self.paper.upvotes)
+
+    def matched_terms(self, node: Compiled, out: list[CompiledTerm]) -> None:
+        """Append the terms that make a matching `node` match: outside exclusions, and in an OR
+        only the branches that hold."""
+        kind, payload = node
+        if kind in ("word", "term"):
+            out.append(payload)
+        elif kind in ("and", "or"):
+            for item in payload:
+                if kind == "and" or self.matches(item):
+                    self.matched_terms(item, out)
+
+    def collect_hits(self, terms: Iterable[CompiledTerm]) -> None:
+        """Find the hits of many terms at once: one pass over each field for all one-word terms
+        (cheaper than a lookup per term), then the others one by one."""
+        wanted: dict[str, dict[str, list[CompiledTerm]]] = {}
+        words: list[CompiledTerm] = []
+        for term in terms:
+            if term.id in self.hits:
+                continue
+            if not term.word:
+                self.term_hits(term)
+                continue
+            words.append(term)
+            for field in term.fields:
+                wanted.setdefault(field, {}).setdefault(term.key, []).append(term)
+        if len(words) < 4:
+            for term in words:
+                self.term_hits(term)
+            return
+        found: dict[int, list[Hit]] = {term.id: [] for term in words}
+        for field in SCOPES["any"] + SCOPES["author"]:  # field order: hits come out in it
+            by_key = wanted.get(field)
+            if not by_key:
+                continue
+            tokens = self.tokens(field)
+            starts, ends = tokens.starts, tokens.ends
+            for i, key in enumerate(tokens.keys):
+                here = by_key.get(key)
+                if here is not None:
+                    for term in here:
+                        found[term.id].append(Hit(field, term.label, starts[i], ends[i]))
+        for term in words:
+            self.hits[term.id] = tuple(found[term.id])
+
+    def term_hits(self, term: CompiledTerm) -> tuple[Hit, ...]:
+        """Every place `term` occurs, in field order then text order."""
+        found = self.hits.get(term.id)
+        if found is None:
+            found = self.hits[term.id] = self._term_hits(term)
+        return found
+
+    def _find(self, term: CompiledTerm) -> bool:
+        if term.scope == "cat":
+            return any(_category_matches(term, name) for name, _, _ in self.categories)
+        for field in term.fields:
+            tokens = self.tokens(field)
+            if term.spaced is not None:
+                if term.spaced in tokens.spaced_keys:
+                    return True
+            elif len(term.parts) > 1:
+                if _phrase_starts(tokens, term.parts):
+                    return True
+            elif term.parts[0][1]:
+                known = self.prefixes.get(field)
+                if (
+                    term.key in known
+                    if known is not None
+                    else " " + term.key in tokens.spaced_words
+                ):
+                    return True
+            elif term.key in tokens.keyset:
+                return True
+        return False
+
+    def _term_hits(self, term: CompiledTerm) -> tuple[Hit, ...]:
+        label, parts = term.label, term.parts
+        out: list[Hit] = []
+        if term.word:
+            for field in term.fields:
+                tokens = self.tokens(field)
+                places = tokens.positions(term.key)
+                if places:
+                    starts, ends = tokens.starts, tokens.ends
+                    out += [Hit(field, label, starts[i], ends[i]) for i in places]
+            return tuple(out)
+        if term.scope == "cat":
+            for name, start, end in self.categories:
+                if _category_matches(term, name):
+                    out.append(Hit("categories", label, start, end))
+            return tuple(out)
+        last = len(parts) - 1
+        for field in term.fields:
+            tokens = self.tokens(field)
+            starts, ends = tokens.starts, tokens.ends
+            if term.spaced is not None:
+                places = _occurrences(tokens.spaced_keys, term.spaced)
+            elif last:
+                places = _phrase_starts(tokens, parts)
+            else:
+                places = _occurrences(tokens.spaced_words, " " + term.key)
+            out += [Hit(field, label, starts[i], ends[i + last]) for i in places]
+        return tuple(out)
+
+
+def _category_matches(term: CompiledTerm, name: str) -> bool:
+    value, prefix = term.parts[0]
+    return name.startswith(value) if prefix else name == value
+
+
+def _occurrences(spaced: str, needle: str) -> list[int]:
+    """Word indexes where `needle` (" a b " or " prefix") starts in " w1 w2 ... wn "."""
+    out = []
+    at, index, counted = spaced.find(needle), -1, 0
+    while at >= 0:
+        index += spaced.count(" ", counted, at + 1)  # words are space-free: spaces count them
+        counted = at + 1
+        out.append(index)
+        at = spaced.find(needle, at + 1)
+    return out
+
+
+def _phrase_starts(tokens: Tokens, parts: tuple[tuple[str, bool], ...]) -> list[int]:
+    """Indexes where the words of `tokens` spell out `parts` (some of them prefixes), in order."""
+    keyset = tokens.keyset
+    for key, prefix in parts:
+        if not prefix and key not in keyset:
+            return []
+    words, keys = tokens.words, tokens.keys
+    first, first_prefix = parts[0]
+    if first_prefix:
+        starts = _occurrences(tokens.spaced_words, " " + first)
+    else:
+        starts = tokens.positions(first)
+    last = len(words) - len(parts)
+    out = []
+    for i in starts:
+        if i > last:
+            break
+        for j in range(1, len(parts)):
+            key, prefix = parts[j]
+            if not (words[i + j].startswith(key) if prefix else keys[i + j] == key):
+                break
+        else:
+            out.append(i)
+    return out

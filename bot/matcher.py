@@ -1,0 +1,282 @@
+"""Matching papers against subscription queries: `explain` for one query, an index for many.
+
+A paper is read once into words per field (bot.text); queries are compiled over interned terms
+(bot.evaluate), so a term many queries share is looked for once per paper. The index keeps, for
+every distinct query, a few *anchors* (words, adjacent word pairs, two words that must co-occur,
+wildcard prefixes, categories) of which at least one must be in a paper for the query to match:
+a paper evaluates only the queries whose anchors it contains, plus the rare ones with none
+(`upvotes:>=10`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+from itertools import chain
+
+import ahocorasick
+
+from bot.evaluate import (
+    Anchor,
+    Compiled,
+    CompiledTerm,
+    Compiler,
+    PaperView,
+    Plan,
+    cost,
+    cover,
+    terms,
+)
+from bot.models import Hit, Paper
+from bot.query import Query
+
+TEXT_FIELDS = ("title", "abstract", "authors")
+
+
+@lru_cache(maxsize=2048)
+def _compiled(query: Query) -> Compiled:
+    return Compiler().compile(query.root)
+
+
+def explain(query: Query, paper: Paper) -> tuple[Hit, ...] | None:
+    """Why `paper` matches `query` (which terms, in which field, where), or None if it does not.
+
+    Hits come in query order, each term's in field then text order. An empty tuple means the
+    query matched on upvotes alone.
+    """
+    compiled = _compiled(query)
+    view = PaperView(paper)
+    if not view.matches(compiled):
+        return None
+    found: list[CompiledTerm] = []
+    view.matched_terms(compiled, found)
+    return _hits(view, tuple(dict.fromkeys(found)))
+
+
+def _hits(view: PaperView, terms: tuple[CompiledTerm, ...]) -> tuple[Hit, ...]:
+    """The hits of distinct `terms`, in order."""
+    if len(terms) == 1:
+        return view.term_hits(terms[0])
+    out: list[Hit] = []
+    for term in terms:
+        out.extend(view.term_hits(term))
+    # Two different terms may share a label and a span (`title:video OR video`).
+    return tuple(dict.fromkeys(out)) if len({t.label for t in terms}) < len(terms) else tuple(out)
+
+
+class _Entry:
+    """One distinct query in the index (by canonical text) and the keys subscribed to it."""
+
+    __slots__ = ("anchors", "compiled", "keys", "plan", "sure")
+
+    def __init__(self, compiled: Compiled) -> None:
+        self.compiled = compiled
+        self.keys: dict[int, None] = {}
+        anchors = cover(compiled)
+        self.plan = Plan.of(compiled, _proven(compiled, anchors))
+        paired = self.plan.anchors()
+        if paired is not None and (
+            anchors is None
+            or (all(kind != "pair" for _, kind, _ in anchors) and cost(paired) < cost(anchors))
+        ):
+            anchors = paired
+        self.anchors = anchors
+        kind, payload = compiled
+        # A lone word, prefix, category or two-word phrase holds wherever its anchor is found.
+        self.sure = kind in ("word", "term") and payload.exact_anchor and anchors == payload.anchors
+
+
+def _proven(compiled: Compiled, anchors: list[Anchor] | None) -> CompiledTerm | None:
+    """The term of an AND whose exact anchors are the query's: present whenever it is a candidate."""
+    if compiled[0] != "and" or anchors is None:
+        return None
+    for kind, payload in compiled[1]:
+        if kind == "term" and payload.exact_anchor and payload.anchors == anchors:
+            return payload  # type: ignore[no-any-return]
+    return None
+
+
+class SubscriptionIndex:
+    """All subscriptions, indexed so that a paper evaluates only the queries it may match."""
+
+    def __init__(self) -> None:
+        self._compiler = Compiler()
+        self._by_canonical: dict[str, _Entry] = {}
+        self._by_key: dict[int, _Entry] = {}
+        self._canonical: dict[int, str] = {}
+        # (field, anchor kind) -> anchor value -> entries (a dict used as an ordered set)
+        self._postings: dict[tuple[str, str], dict[object, dict[_Entry, None]]] = {}
+        # word -> other word -> entries that need both in the title or abstract
+        self._cooc: dict[str, dict[str, dict[_Entry, None]]] = {}
+        self._always: dict[_Entry, None] = {}
+        self._automata: dict[str, ahocorasick.Automaton | None] = {}
+        # field -> wildcard prefix -> how many terms use it
+        self._prefix_uses: dict[str, dict[str, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_key
+
+    def add(self, key: int, query: Query) -> None:
+        """Subscribe `key` to `query` (replacing what `key` had)."""
+        if key in self._by_key:
+            self.remove(key)
+        entry = self._by_canonical.get(query.canonical)
+        if entry is None:
+            entry = _Entry(self._compiler.compile(query.root))
+            self._by_canonical[query.canonical] = entry
+            self._post(entry, add=True)
+            self._count_prefixes(entry, +1)
+        entry.keys[key] = None
+        self._by_key[key] = entry
+        self._canonical[key] = query.canonical
+
+    def remove(self, key: int) -> None:
+        """Drop `key`'s subscription; nothing happens if there is none."""
+        entry = self._by_key.pop(key, None)
+        if entry is None:
+            return
+        canonical = self._canonical.pop(key)
+        del entry.keys[key]
+        if not entry.keys:
+            del self._by_canonical[canonical]
+            self._post(entry, add=False)
+            self._count_prefixes(entry, -1)
+            self._compiler.release(entry.compiled)
+
+    def match(self, paper: Paper) -> dict[int, tuple[Hit, ...]]:
+        """The keys whose query matches `paper`, each with its hits."""
+        view = PaperView(paper)
+        anywhere = view.keys_in("any")
+        matched: list[tuple[_Entry, tuple[CompiledTerm, ...]]] = []
+        for entry in self._candidates(view):
+            plan = entry.plan
+            if not entry.sure:
+                if plan.required and not plan.required <= anywhere:
+                    continue
+                if plan.forbidden and not plan.forbidden.isdisjoint(anywhere):
+                    continue
+                if plan.groups and not all(map(anywhere.intersection, plan.groups)):
+                    continue
+                if plan.rest is not None and not view.matches(plan.rest):
+                    continue
+            if plan.walk:
+                found: list[CompiledTerm] = []
+                view.matched_terms(entry.compiled, found)
+                terms = tuple(dict.fromkeys(found))
+            elif plan.optional:
+                terms = tuple(t for t, maybe in plan.report if not maybe or t.key in anywhere)
+            else:
+                terms = plan.terms
+            matched.append((entry, terms))
+        if not matched:
+            return {}
+        # Every matched term's places found together (one pass per field for the words).
+        view.collect_hits(dict.fromkeys(chain.from_iterable(terms for _, terms in matched)))
+        memo = view.hits
+        out: dict[int, tuple[Hit, ...]] = {}
+        for entry, terms in matched:
+            hits = memo[terms[0].id] if len(terms) == 1 else _hits(view, terms)
+            for key in entry.keys:
+                out[key] = hits
+        return out
+
+    def match_many(self, papers: Iterable[Paper]) -> dict[str, dict[int, tuple[Hit, ...]]]:
+        """`match` for each paper, by paper id (a paper that matches nothing maps to {})."""
+        return {paper.id: self.match(paper) for paper in papers}
+
+    def candidates(self, paper: Paper) -> int:
+        """How many distinct queries `paper` would evaluate (a figure for benchmarks and tuning)."""
+        return len(self._candidates(PaperView(paper)))
+
+    def _candidates(self, view: PaperView) -> dict[_Entry, None]:
+        # Posting dicts gathered, then chained and deduplicated in C: no loop per entry here.
+        found: list[Iterable[_Entry]] = [self._always]
+        postings = self._postings
+        for field in TEXT_FIELDS:
+            words = postings.get((field, "word"))
+            pairs = postings.get((field, "pair"))
+            prefixes = postings.get((field, "prefix"))
+            if not words and not pairs and not self._prefix_uses.get(field):
+                continue
+            tokens = view.tokens(field)
+            if words:
+                found.extend(map(words.__getitem__, words.keys() & tokens.keyset))
+            if pairs:
+                found.extend(map(pairs.__getitem__, pairs.keys() & tokens.pairs))
+            if self._prefix_uses.get(field):
+                # One scan finds every wildcard of the index in this field: anchors pull in
+                # their queries, and the view learns which wildcards hold (no search later).
+                present = {p for _, p in self._automaton(field).iter(tokens.spaced_words)}
+                view.prefixes[field] = present
+                if prefixes:
+                    found.extend(map(prefixes.__getitem__, prefixes.keys() & present))
+        if self._cooc:
+            anywhere = view.keys_in("any")
+            meets = anywhere.intersection
+            for first in self._cooc.keys() & anywhere:
+                seconds = self._cooc[first]
+                found.extend(map(seconds.__getitem__, meets(seconds)))
+        cats = postings.get(("categories", "cat"))
+        cat_prefixes = postings.get(("categories", "catprefix"))
+        if cats or cat_prefixes:
+            for name, _, _ in view.categories:
+                if cats and name in cats:
+                    found.append(cats[name])
+                for prefix, entries in (cat_prefixes or {}).items():
+                    if name.startswith(prefix):  # type: ignore[attr-defined]
+                        found.append(entries)
+        return dict.fromkeys(chain.from_iterable(found))
+
+    def _post(self, entry: _Entry, *, add: bool) -> None:
+        if entry.anchors is None:
+            if add:
+                self._always[entry] = None
+            else:
+                del self._always[entry]
+            return
+        for field, kind, value in entry.anchors:
+            if kind == "cooc":
+                first, second = value
+                _toggle(self._cooc.setdefault(first, {}), second, entry, add)
+                if not self._cooc[first]:
+                    del self._cooc[first]
+                continue
+            _toggle(self._postings.setdefault((field, kind), {}), value, entry, add)
+
+    def _count_prefixes(self, entry: _Entry, step: int) -> None:
+        """Count the one-wildcard terms of `entry` per field (the automaton looks for them all)."""
+        for term in terms(entry.compiled):
+            if term.scope == "cat" or len(term.parts) > 1 or not term.parts[0][1]:
+                continue
+            for field in term.fields:
+                uses = self._prefix_uses.setdefault(field, {})
+                uses[term.key] = uses.get(term.key, 0) + step
+                if uses[term.key] in (0, 1) and (step > 0) == (uses[term.key] == 1):
+                    self._automata[field] = None  # the set changed: rebuilt on the next match
+                if not uses[term.key]:
+                    del uses[term.key]
+
+    def _automaton(self, field: str) -> ahocorasick.Automaton:
+        """The Aho-Corasick automaton that finds every wildcard prefix of a field's queries in
+        one scan of its words joined by spaces, each as " prefix" (so only at a word's start)."""
+        automaton = self._automata.get(field)
+        if automaton is None:
+            automaton = ahocorasick.Automaton()
+            for prefix in self._prefix_uses[field]:
+                automaton.add_word(f" {prefix}", prefix)
+            automaton.make_automaton()
+            self._automata[field] = automaton
+        return automaton
+
+
+def _toggle(table: dict, value: object, entry: _Entry, add: bool) -> None:  # type: ignore[type-arg]
+    """Add `entry` under `value` in a posting table, or remove it (and the value if emptied)."""
+    if add:
+        table.setdefault(value, {})[entry] = None
+        return
+    del table[value][entry]
+    if not table[value]:
+        del table[value]
