@@ -39,6 +39,9 @@ _IRREGULAR = {
         ("status", "statuses"),
         ("corpus", "corpuses"),
         ("census", "censuses"),
+        ("news", "news"),
+        ("series", "series"),
+        ("species", "species"),
     )
     for word in (singular, plural)
 }

@@ -1,0 +1,372 @@
+"""Matching as users see it: which papers a query finds, and what gets highlighted."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.matcher import SubscriptionIndex, explain
+from bot.models import Hit, Paper
+from bot.query import parse
+from bot.regex_matcher import matches as naive_matches
+
+
+def paper(
+    title: str = "",
+    abstract: str = "",
+    authors: tuple[str, ...] = (),
+    categories: tuple[str, ...] = (),
+    upvotes: int | None = None,
+    id: str = "arxiv:2406.00001",
+) -> Paper:
+    return Paper(
+        id=id,
+        title=title,
+        abstract=abstract,
+        authors=authors,
+        categories=categories,
+        upvotes=upvotes,
+    )
+
+
+# (query, title, abstract, matches?) — every construct and every folding rule.
+TABLE = [
+    # words, case, whole words
+    ("diffusion", "Video Diffusion Models", "", True),
+    ("diffusion", "", "We use DIFFUSION here.", True),
+    ("diffusion", "Diffusive transport", "", False),
+    ("RL", "Scaling RL for agents", "", True),
+    ("RL", "A world of programs", "", False),
+    ("rl", "", "Offline-RL works.", True),
+    # accents
+    ("Schrödinger", "The schrodinger bridge", "", True),
+    ("schrodinger", "Schrödinger bridges", "", True),
+    ("naive", "A naïve baseline", "", True),
+    ("strasse", "Straße networks", "", True),
+    # plurals, both ways, no deeper stemming
+    ("model", "Large language models", "", True),
+    ("models", "A language model", "", True),
+    ("query", "Answering queries fast", "", True),
+    ("queries", "One query", "", True),
+    ("process", "Gaussian processes", "", True),
+    ("patches", "Patch embeddings", "", True),
+    ("analysis", "Analyses of the data", "", False),
+    # hyphens and punctuation separate words
+    ("training-free", "A training free method", "", True),
+    ("training free", "Training-free guidance", "", True),
+    ('"training free"', "Training-free guidance", "", True),
+    ("text-to-image", "Text to image synthesis", "", True),
+    ('"text to image"', "text-to-image synthesis", "", True),
+    ('"classifier-free guidance"', "", "uses classifier free guidance.", True),
+    ('"classifier free guidance"', "", "guidance free of classifiers", False),
+    ('"diffusion models"', "", "a diffusion model, finally", True),
+    ('"diffusion model"', "", "diffusion. Model", True),  # punctuation separates, like a space
+    # wildcards
+    ("diffus*", "Diffusers and diffusion", "", True),
+    ("diffus*", "Confusion", "", False),
+    ("Diffus*", "", "DIFFUSION", True),
+    ("quer*", "Queries", "", True),
+    ('"latent diffus*"', "Latent diffusion models", "", True),
+    ('"latent diffus*"', "Latent space diffusion", "", False),
+    # AND, OR, NOT
+    ("diffusion video", "Video diffusion", "", True),
+    ("diffusion video", "Image diffusion", "", False),
+    ("diffusion video", "Diffusion", "for video", True),  # title and abstract both count
+    ("diffusion AND video", "Video diffusion", "", True),
+    ("diffusion OR flow", "Normalizing flows", "", True),
+    ("diffusion OR flow", "Transformers", "", False),
+    ("diffusion -survey", "Diffusion: a survey", "", False),
+    ("diffusion -survey", "Diffusion models", "", True),
+    ("diffusion NOT survey", "Diffusion surveys", "", False),
+    ("diffusion or flow", "Diffusion", "", False),  # lower-case "or" is a word: all three needed
+    ("diffusion or flow", "Diffusion or flow?", "", True),
+    ("(video OR audio) diffusion", "Audio diffusion", "", True),
+    ("(video OR audio) diffusion", "Image diffusion", "", False),
+    ("video OR audio diffusion", "Video models", "", True),  # AND binds tighter
+    ("diffusion -(survey OR review)", "Diffusion review", "", False),
+    ("diffusion -(survey review)", "Diffusion review", "", True),
+    # fields
+    ("title:diffusion", "Diffusion", "", True),
+    ("title:diffusion", "Flows", "a diffusion model", False),
+    ("abstract:diffusion", "Diffusion", "", False),
+    ("abstract:diffusion", "Flows", "a diffusion model", True),
+    ("title:(video OR audio)", "Audio generation", "", True),
+    ("title:(video OR audio)", "Generation", "of audio", False),
+    ('title:"video diffusion"', "Video diffusion models", "", True),
+    ("-title:survey diffusion", "Diffusion", "a survey of methods", True),
+]
+
+
+@pytest.mark.parametrize(("query", "title", "abstract", "expected"), TABLE)
+def test_what_a_query_matches(query: str, title: str, abstract: str, expected: bool) -> None:
+    p = paper(title, abstract)
+    parsed = parse(query)
+    assert (explain(parsed, p) is not None) is expected
+    assert naive_matches(parsed, p) is expected
+    index = SubscriptionIndex()
+    index.add(7, parsed)
+    assert (7 in index.match(p)) is expected
+
+
+FIELD_TABLE = [
+    ('author:"Jane Doe"', ("Jane Doe", "Wei Li"), (), None, True),
+    ('author:"jane doe"', ("JANE DOE",), (), None, True),
+    ("author:doe", ("Jane Doe",), (), None, True),
+    ("author:søren", ("Soren Kierkegaard",), (), None, True),
+    ('author:"Doe Wei"', ("Jane Doe", "Wei Li"), (), None, False),  # never across two authors
+    ("author:doe", (), (), None, False),
+    ("cat:cs.CV", (), ("cs.CV", "cs.LG"), None, True),
+    ("cat:cs.cv", (), ("cs.CV",), None, True),
+    ("cat:cs.CV", (), ("cs.CVX",), None, False),  # exact category, not a prefix
+    ("cat:cs.*", (), ("cs.LG",), None, True),
+    ("cat:cs.*", (), ("stat.ML",), None, False),
+    ("cat:cs.CV cat:cs.LG", (), ("cs.CV", "cs.LG"), None, True),
+    ("upvotes:>=10", (), (), 10, True),
+    ("upvotes:>=10", (), (), 9, False),
+    ("upvotes:>9", (), (), 10, True),
+    ("upvotes:<=3", (), (), None, True),  # no upvotes counts as 0
+    ("upvotes:<1", (), (), 0, True),
+    ("upvotes:=5", (), (), 5, True),
+    ("upvotes:5", (), (), 6, False),
+    ("cat:cs.CV -upvotes:<5", (), ("cs.CV",), 4, False),
+]
+
+
+@pytest.mark.parametrize(("query", "authors", "categories", "upvotes", "expected"), FIELD_TABLE)
+def test_author_category_and_upvote_fields(
+    query: str,
+    authors: tuple[str, ...],
+    categories: tuple[str, ...],
+    upvotes: int | None,
+    expected: bool,
+) -> None:
+    p = paper("A title", "An abstract.", authors, categories, upvotes)
+    parsed = parse(query)
+    assert (explain(parsed, p) is not None) is expected
+    assert naive_matches(parsed, p) is expected
+    index = SubscriptionIndex()
+    index.add(1, parsed)
+    assert (1 in index.match(p)) is expected
+
+
+def test_hits_point_into_the_original_text_for_highlighting() -> None:
+    p = paper(
+        title="Schrödinger Bridges for Training-Free Video Diffusion",
+        abstract="We study video diffusion models. Diffusion is fast.",
+        authors=("Jane Doe", "Søren Kierkegaard"),
+        categories=("cs.CV", "cs.LG"),
+    )
+    hits = explain(parse('schrodinger "training free" diffusion author:soren cat:cs.LG'), p)
+    assert hits is not None
+    shown = [(h.field, h.term, _text(p, h)) for h in hits]
+    assert shown == [
+        ("title", "schrodinger", "Schrödinger"),
+        ("title", "training free", "Training-Free"),
+        ("title", "diffusion", "Diffusion"),
+        ("abstract", "diffusion", "diffusion"),
+        ("abstract", "diffusion", "Diffusion"),
+        ("authors", "soren", "Søren"),
+        ("categories", "cs.lg", "cs.LG"),
+    ]
+
+
+def test_hits_name_only_the_branches_that_matched_and_never_exclusions() -> None:
+    p = paper("Audio diffusion", "no video here")
+    hits = explain(parse("(audio OR speech) diffusion -survey"), p)
+    assert hits is not None
+    assert [(h.term, _text(p, h)) for h in hits] == [("audio", "Audio"), ("diffusion", "diffusion")]
+    hits = explain(parse("diffusion -(survey OR video)"), paper("Diffusion", ""))
+    assert [h.term for h in hits or ()] == ["diffusion"]
+
+
+def test_wildcard_hits_cover_each_matching_word() -> None:
+    p = paper("Diffusers meet diffusion", "")
+    hits = explain(parse("diffus*"), p)
+    assert [_text(p, h) for h in hits or ()] == ["Diffusers", "diffusion"]
+
+
+def test_upvotes_alone_match_with_no_text_to_highlight() -> None:
+    p = paper("Anything", "", upvotes=50)
+    assert explain(parse("upvotes:>=10"), p) == ()
+    assert explain(parse("upvotes:>=10"), paper("Anything", "", upvotes=None)) is None
+    index = SubscriptionIndex()
+    index.add(3, parse("upvotes:>=10"))
+    assert index.match(p) == {3: ()}
+
+
+def test_index_add_remove_replace_and_duplicates() -> None:
+    index = SubscriptionIndex()
+    p = paper("Video diffusion", "")
+    index.add(1, parse("diffusion"))
+    index.add(2, parse("Diffusion"))  # same canonical query, another subscription
+    index.add(3, parse("audio"))
+    assert len(index) == 3
+    assert 1 in index and 4 not in index
+    assert set(index.match(p)) == {1, 2}
+    assert index.match(p)[1] == index.match(p)[2] == (Hit("title", "diffusion", 6, 15),)
+    index.remove(1)
+    assert set(index.match(p)) == {2}
+    index.add(2, parse("video -diffusion"))  # re-adding a key replaces its query
+    assert index.match(p) == {}
+    index.add(3, parse("video"))
+    assert set(index.match(p)) == {3}
+    index.remove(2)
+    index.remove(3)
+    index.remove(99)  # removing what is not there changes nothing
+    assert len(index) == 0
+    assert index.match(p) == {}
+
+
+def test_removing_a_wildcard_query_stops_matching_it() -> None:
+    index = SubscriptionIndex()
+    index.add(1, parse("diffus*"))
+    index.add(2, parse("segment* video"))
+    p = paper("Diffusion for video segmentation", "")
+    assert set(index.match(p)) == {1, 2}
+    index.remove(1)
+    assert set(index.match(p)) == {2}
+    index.add(1, parse("diffus*"))
+    assert set(index.match(p)) == {1, 2}
+
+
+def test_match_many_reports_every_paper_by_id() -> None:
+    index = SubscriptionIndex()
+    index.add(1, parse("diffusion"))
+    index.add(2, parse('"language models" -survey'))
+    papers = [
+        paper("Diffusion", "", id="arxiv:1"),
+        paper("Large language models", "", id="arxiv:2"),
+        paper("Language models: a survey", "", id="arxiv:3"),
+    ]
+    assert index.match_many(papers) == {
+        "arxiv:1": {1: (Hit("title", "diffusion", 0, 9),)},
+        "arxiv:2": {2: (Hit("title", "language models", 6, 21),)},
+        "arxiv:3": {},
+    }
+
+
+def _text(p: Paper, hit: Hit) -> str:
+    fields = {
+        "title": p.title,
+        "abstract": p.abstract,
+        "authors": ", ".join(p.authors),
+        "categories": " ".join(p.categories),
+    }
+    return fields[hit.field][hit.start : hit.end]
+
+
+# -- the index agrees with a naive matcher on random queries and papers ---------------------------
+
+WORDS = [
+    "diffusion", "Diffusions", "model", "models", "video", "Vidéo", "query", "queries", "rl",
+    "world", "training", "free", "text", "image", "process", "processes", "naïve", "naive",
+    "survey", "flow", "or", "not", "schrödinger", "audio", "guidance", "cs.CV",
+]  # fmt: skip
+SEPARATORS = [" ", " ", " ", "-", ", ", ". ", "—", "_", " (", ") "]
+
+
+@st.composite
+def texts(draw: st.DrawFn) -> str:
+    picked = draw(st.lists(st.sampled_from(WORDS), max_size=12))
+    gaps = draw(st.lists(st.sampled_from(SEPARATORS), min_size=len(picked), max_size=len(picked)))
+    return "".join(w + g for w, g in zip(picked, gaps, strict=True))
+
+
+@st.composite
+def terms(draw: st.DrawFn) -> str:
+    word = draw(st.sampled_from(WORDS[:-1]))
+    shape = draw(st.integers(0, 7))
+    if shape == 0:
+        return f"{word[:3]}*"
+    if shape == 1:
+        return f'"{word} {draw(st.sampled_from(WORDS[:-1]))}"'
+    if shape == 2:
+        return f"title:{word}"
+    if shape == 3:
+        return f"abstract:{word}"
+    if shape == 4:
+        return f'author:"{draw(st.sampled_from(NAMES))}"'
+    if shape == 5:
+        return draw(st.sampled_from(["cat:cs.CV", "cat:cs.*", "upvotes:>=5", "upvotes:<3"]))
+    return word
+
+
+@st.composite
+def queries(draw: st.DrawFn, depth: int = 0) -> str:
+    items = []
+    for _ in range(draw(st.integers(1, 3))):
+        if depth < 2 and draw(st.integers(0, 4)) == 0:
+            item = f"({draw(queries(depth + 1))})"
+        else:
+            item = draw(terms())
+        items.append(draw(st.sampled_from(["", "", "-", "NOT "])) + item)
+    joiner = draw(st.sampled_from([" ", " OR ", " AND "]))
+    return joiner.join(items)
+
+
+NAMES = ["Jane Doe", "Søren Kierkegaard", "Wei Li"]
+
+
+@st.composite
+def papers(draw: st.DrawFn) -> Paper:
+    return paper(
+        draw(texts()),
+        draw(texts()),
+        tuple(draw(st.lists(st.sampled_from([*NAMES, "Jane Smith", "Soren Doe"]), max_size=3))),
+        tuple(draw(st.lists(st.sampled_from(["cs.CV", "cs.LG", "stat.ML"]), max_size=2))),
+        draw(st.one_of(st.none(), st.integers(0, 10))),
+    )
+
+
+def _parsed(texts: list[str]) -> list:  # type: ignore[type-arg]
+    out = []
+    for text in texts:
+        try:
+            out.append(parse(text))
+        except ValueError:
+            continue
+    return out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(queries(), min_size=1, max_size=12), st.lists(papers(), min_size=1, max_size=4))
+def test_index_agrees_with_naive_matching(query_texts: list[str], batch: list[Paper]) -> None:
+    parsed = _parsed(query_texts)
+    index = SubscriptionIndex()
+    for key, query in enumerate(parsed):
+        index.add(key, query)
+    batch = [replace(p, id=f"arxiv:{i}") for i, p in enumerate(batch)]
+    results = index.match_many(batch)
+    assert list(results) == [p.id for p in batch]
+    for p in batch:
+        expected = {k for k, q in enumerate(parsed) if naive_matches(q, p)}
+        assert set(results[p.id]) == expected, [parsed[k].canonical for k in expected]
+        for key, hits in results[p.id].items():
+            assert hits == explain(parsed[key], p)
+            for hit in hits:
+                assert hit.start < hit.end and _text(p, hit)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(queries(), min_size=2, max_size=10), papers(), st.data())
+def test_index_stays_right_as_subscriptions_come_and_go(
+    query_texts: list[str], p: Paper, data: st.DataObject
+) -> None:
+    parsed = _parsed(query_texts)
+    index = SubscriptionIndex()
+    live: dict[int, object] = {}
+    for key, query in enumerate(parsed):
+        index.add(key, query)
+        live[key] = query
+    removals = (
+        data.draw(st.lists(st.sampled_from(range(len(parsed))), max_size=5)) if parsed else []
+    )
+    for key in removals:
+        index.remove(key)
+        live.pop(key, None)
+    assert len(index) == len(live)
+    expected = {k for k, q in live.items() if naive_matches(q, p)}  # type: ignore[arg-type]
+    assert set(index.match(p)) == expected
