@@ -278,7 +278,7 @@ class PaperView:
     def tokens(self, field: str) -> Tokens:
         """The tokens of `field` (title, abstract, authors), read on first use."""
         found = self._tokens.get(field)
-        if found is None:
+        if found is None:  # (callers on hot paths try self._tokens first)
             if field == "authors":
                 found = tokenize_parts(self.paper.authors, ", ")
             else:
@@ -388,7 +388,7 @@ class PaperView:
         if term.scope == "cat":
             return any(_category_matches(term, name) for name, _, _ in self.categories)
         for field in term.fields:
-            tokens = self.tokens(field)
+            tokens = self._tokens.get(field) or self.tokens(field)
             if term.spaced is not None:
                 if term.spaced in tokens.spaced_keys:
                     return True
@@ -425,7 +425,7 @@ class PaperView:
             return tuple(out)
         last = len(parts) - 1
         for field in term.fields:
-            tokens = self.tokens(field)
+            tokens = self._tokens.get(field) or self.tokens(field)
             starts, ends = tokens.starts, tokens.ends
             if term.spaced is not None:
                 places = _occurrences(tokens.spaced_keys, term.spaced)

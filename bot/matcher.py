@@ -25,7 +25,9 @@ from bot.evaluate import (
     Plan,
     cost,
     cover,
-    terms,
+)
+from bot.evaluate import (
+    terms as all_terms,
 )
 from bot.models import Hit, Paper
 from bot.query import Query
@@ -248,7 +250,7 @@ class SubscriptionIndex:
 
     def _count_prefixes(self, entry: _Entry, step: int) -> None:
         """Count the one-wildcard terms of `entry` per field (the automaton looks for them all)."""
-        for term in terms(entry.compiled):
+        for term in all_terms(entry.compiled):
             if term.scope == "cat" or len(term.parts) > 1 or not term.parts[0][1]:
                 continue
             for field in term.fields:

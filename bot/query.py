@@ -157,15 +157,6 @@ def canonical(node: Node) -> str:
     )
 
 
-def terms(node: Node) -> list[Term | Upvotes]:
-    """Every term of a query tree, in order."""
-    if isinstance(node, Term | Upvotes):
-        return [node]
-    if isinstance(node, Not):
-        return terms(node.item)
-    return [t for item in node.items for t in terms(item)]
-
-
 def _term_value(term: Term) -> str:
     if term.field == "cat":
         (value,) = term.parts
@@ -435,7 +426,7 @@ def _chunk_parts(chunk: str, column: int) -> list[str]:
 def _category(token: _Token) -> Term:
     raw = token.value
     prefix = token.kind == "word" and raw.endswith("*")
-    if token.kind == "word" and "*" in raw[:-1]:
+    if "*" in (raw[:-1] if token.kind == "word" else raw):
         raise QueryError("a wildcard '*' goes only at the end, e.g. cat:cs.*", token.column)
     value = " ".join(fold_text(raw[:-1] if prefix else raw).split()).replace('"', "")
     if not value:

@@ -124,7 +124,7 @@ class _Keys(dict[str, str]):
         return key
 
 
-KEYS = _Keys()  # shared cache: word -> plural_key(word)
+_KEYS = _Keys()  # shared cache: word -> plural_key(word)
 
 
 def words(text: str) -> list[str]:
@@ -145,7 +145,6 @@ class Tokens:
         "_keyset",
         "_pairs",
         "_positions",
-        "_sorted",
         "_spaced_keys",
         "_spaced_words",
         "ends",
@@ -166,7 +165,6 @@ class Tokens:
         self.text, self.words, self.keys, self.starts, self.ends = text, words, keys, starts, ends
         self._keyset: frozenset[str] | None = None
         self._pairs: frozenset[tuple[str, str]] | None = None
-        self._sorted: tuple[str, ...] | None = None
         self._spaced_words: str | None = None
         self._spaced_keys: str | None = None
         self._positions: dict[str, list[int]] = {}
@@ -202,25 +200,6 @@ class Tokens:
             self._spaced_keys = " " + " ".join(self.keys) + " "
         return self._spaced_keys
 
-    @property
-    def sorted_words(self) -> tuple[str, ...]:
-        """The distinct words in order (wildcards find their range by bisection)."""
-        if self._sorted is None:
-            self._sorted = tuple(sorted(set(self.words)))
-        return self._sorted
-
-    def find(self, keys: set[str]) -> None:
-        """Find the positions of many keys at once (one pass beats a scan per key)."""
-        missing = keys - self._positions.keys()
-        if len(missing) < 4:
-            return  # positions() scans for the few
-        found: dict[str, list[int]] = {key: [] for key in missing}
-        for i, key in enumerate(self.keys):
-            places = found.get(key)
-            if places is not None:
-                places.append(i)
-        self._positions.update(found)
-
     def positions(self, key: str) -> list[int]:
         """Indexes of the words whose key is `key`, in order."""
         found = self._positions.get(key)
@@ -248,7 +227,7 @@ def tokenize(text: str) -> Tokens:
         starts = [origin[i] for i in ends[0:-1:2]]
         stops = [origin[i] if origin[i] > origin[i - 1] else origin[i - 1] + 1 for i in ends[1::2]]
     return Tokens(
-        text, tuple(found), tuple(map(KEYS.__getitem__, found)), tuple(starts), tuple(stops)
+        text, tuple(found), tuple(map(_KEYS.__getitem__, found)), tuple(starts), tuple(stops)
     )
 
 

@@ -119,6 +119,7 @@ ERRORS = [
     ("video-*", "a wildcard '*' must follow a letter or digit, e.g. diffus*", 7),
     ('"diffus* mo*del"', "a wildcard '*' goes only at the end of a word, e.g. diffus*", 12),
     ("cat:cs*.*", "a wildcard '*' goes only at the end, e.g. cat:cs.*", 5),
+    ('cat:"cs.*"', "a wildcard '*' goes only at the end, e.g. cat:cs.*", 5),
     ("!!!", "'!!!' has no letters or digits to look for", 1),
     ("-survey", ONLY_EXCLUSIONS, None),
     ("NOT survey -review", ONLY_EXCLUSIONS, None),
