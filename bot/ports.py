@@ -29,10 +29,12 @@ class FetchResult:
     the newest id seen...); it is stored by the pipeline and handed back to the next `fetch`.
     `bad_entries` counts entries or responses that were dropped as malformed (each also logged).
     `not_modified` is true when every request was answered 304 and nothing was parsed.
+    `updates` are revisions of papers (arXiv replacements): merged into stored records, never new.
     """
 
     papers: list[Paper]
     cursor: Mapping[str, str] = field(default_factory=dict)
+    updates: list[Paper] = field(default_factory=list)
     bad_entries: int = 0
     not_modified: bool = False
 
