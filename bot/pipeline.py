@@ -299,7 +299,7 @@ class Pipeline:
                 message_id = await chat.post(ref, digest, page.delivery_id)
             except TransientChatError as exc:
                 delay = self._retry_delay(page.attempts + 1, exc.retry_after)
-                await ledger.release(page.delivery_id, str(exc), self.clock() + delay)
+                await self._retry(page, str(exc), delay, uncertain=exc.uncertain)
                 log.warning(
                     "post to %s failed, retrying in %.0fs: %s", ref, delay.total_seconds(), exc
                 )
@@ -319,9 +319,9 @@ class Pipeline:
                 )
                 note = self.disabled_platforms[ref.platform]
                 break
-            except Exception as exc:  # an adapter bug must not lose the page: retry later
+            except Exception as exc:  # outcome unknown: look for it before posting again
                 delay = self._retry_delay(page.attempts + 1, None)
-                await ledger.release(page.delivery_id, repr(exc), self.clock() + delay)
+                await self._retry(page, repr(exc), delay, uncertain=True)
                 log.exception("post to %s failed unexpectedly", ref)
                 note = f"will retry: {exc!r}"
                 break
@@ -336,6 +336,15 @@ class Pipeline:
             pending=sum(len(p.paper_ids) for p in remaining),
             note=note,
         )
+
+    async def _retry(
+        self, page: LedgerPage, error: str, delay: timedelta, *, uncertain: bool
+    ) -> None:
+        retry_at = self.clock() + delay
+        if uncertain:
+            await self.stores.deliveries.defer(page.delivery_id, error, retry_at)
+        else:
+            await self.stores.deliveries.release(page.delivery_id, error, retry_at)
 
     async def _find(self, chat: Chat, ref: ChannelRef, delivery_id: str) -> str | None:
         try:

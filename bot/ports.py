@@ -65,11 +65,18 @@ class ChatError(Exception):
 
 
 class TransientChatError(ChatError):
-    """Worth retrying later: timeouts, 5xx, rate limits (`retry_after` in seconds when known)."""
+    """Worth retrying later: timeouts, 5xx, rate limits (`retry_after` in seconds when known).
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    `uncertain` says the message may have been posted anyway (a timeout or a lost response after
+    the request went out): the next attempt looks for it (find_delivery) before posting again.
+    """
+
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, uncertain: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.uncertain = uncertain
 
 
 class ChannelUnavailable(ChatError):

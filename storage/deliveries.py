@@ -64,16 +64,12 @@ class DeliveryRepository:
             )
 
     async def open_pages(self, ref: ChannelRef, now: datetime | None = None) -> list[LedgerPage]:
-        """The channel's pages not yet sent: sending (outcome unknown) and pending ones that are
-        due (all pending ones when `now` is None), oldest first."""
+        """The channel's pages not yet sent, pending or sending (outcome unknown), that are due
+        at `now` (all of them when `now` is None), oldest first."""
         cond = [deliveries.c.channel_id == str(ref), deliveries.c.state != "sent"]
         if now is not None:
             cond.append(
-                or_(
-                    deliveries.c.state == "sending",
-                    deliveries.c.next_attempt_at.is_(None),
-                    deliveries.c.next_attempt_at <= now,
-                )
+                or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now)
             )
         async with self.engine.connect() as conn:
             rows = await conn.execute(
@@ -125,6 +121,16 @@ class DeliveryRepository:
                 update(deliveries)
                 .where(deliveries.c.delivery_id == delivery_id, deliveries.c.state != "sent")
                 .values(state="pending", last_error=error[:500], next_attempt_at=retry_at)
+            )
+
+    async def defer(self, delivery_id: str, error: str, retry_at: datetime) -> None:
+        """Keep a page whose post may have landed as sending (to be looked up before it is
+        posted again), not before `retry_at`."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.delivery_id == delivery_id, deliveries.c.state == "sending")
+                .values(last_error=error[:500], next_attempt_at=retry_at)
             )
 
     async def counts(self) -> dict[str, dict[str, int]]:
