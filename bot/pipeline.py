@@ -166,15 +166,21 @@ class Pipeline:
         return channel.last_digest_at or (now - FIRST_DIGEST_WINDOW)
 
     async def unposted_matches(
-        self, channel: Channel, now: datetime, papers: Sequence[Paper] | None = None
+        self, channel: Channel, now: datetime, matched: Sequence[Match] | None = None
     ) -> list[Match]:
-        """Matches first seen in the channel's window that were never put in its ledger."""
+        """Matches first seen in the channel's window that were never put in its ledger.
+
+        `matched` are the channel's matches worked out beforehand for a whole round of channels
+        (any window); without it the channel's window is read and matched here.
+        """
         start = self.window_start(channel, now)
-        if papers is None:
+        if matched is None:
             papers = await self.stores.papers.seen_between(start, now)
+            matches = self.book.matches_for(channel.ref, papers)
         else:
-            papers = [p for p in papers if p.first_seen and start < p.first_seen <= now]
-        matches = self.book.matches_for(channel.ref, papers)
+            matches = [
+                m for m in matched if m.paper.first_seen and start < m.paper.first_seen <= now
+            ]
         if not matches:
             return []
         done = await self.stores.deliveries.delivered_ids(
@@ -205,7 +211,7 @@ class Pipeline:
         ref: ChannelRef,
         *,
         slot: datetime | None = None,
-        papers: Sequence[Paper] | None = None,
+        matched: Sequence[Match] | None = None,
         sync: bool = True,
     ) -> DeliveryReport:
         """Build the channel's digest, record it in the ledger, and post it.
@@ -213,7 +219,8 @@ class Pipeline:
         `slot` is the scheduled time this run serves: a channel whose last digest is at or after
         it was already served (by another replica, or before a restart) and gets no new digest.
         Without a slot (a command or the CLI) the digest is built now. Pages left open by an
-        earlier run are posted first either way.
+        earlier run are posted first either way. `matched` and `sync=False` let a round over
+        many channels match once for all of them (see Scheduler.sweep).
         """
         chat = self.chat_for(ref)
         async with self.stores.locks.hold(ref) as got:
@@ -232,7 +239,7 @@ class Pipeline:
                 return report
             if sync:
                 await self.sync_subscriptions()
-            matches = await self.unposted_matches(channel, now, papers)
+            matches = await self.unposted_matches(channel, now, matched)
             digest = build_digest(channel, matches, digest_title(now))
             pages = chat.paginate(digest) if not digest.empty else []
             ledger = [

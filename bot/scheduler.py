@@ -15,7 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.models import Channel, ChannelRef, Days
+from bot.models import Channel, ChannelRef, Days, Match
 from bot.pipeline import DeliveryReport, NoChatForPlatform, Pipeline
 from bot.schedules import next_slot, previous_slot
 
@@ -40,8 +40,11 @@ def due_slot(channel: Channel, now: datetime) -> datetime | None:
 class Scheduler:
     """APScheduler jobs that call into the pipeline."""
 
-    def __init__(self, pipeline: Pipeline, *, poll_interval: timedelta) -> None:
+    def __init__(
+        self, pipeline: Pipeline, *, poll_interval: timedelta, concurrency: int = 32
+    ) -> None:
         self.pipeline = pipeline
+        self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.aps = AsyncIOScheduler(timezone=UTC)
         self._sweeping = asyncio.Lock()
@@ -121,30 +124,51 @@ class Scheduler:
 
     async def sweep(self) -> list[DeliveryReport]:
         """Catch up: owed digests (one per channel however many slots were missed) and open
-        pages whose retry time has come."""
+        pages whose retry time has come, for many channels at once.
+
+        The papers of the widest window are read and matched once for the whole round; channels
+        are then served concurrently, at most `concurrency` at a time.
+        """
         if self._sweeping.locked():
             return []
         async with self._sweeping:
-            reports = []
             now = self.pipeline.clock()
             await self.pipeline.sync_subscriptions()
             counts = await self.pipeline.stores.deliveries.counts()
+            due: list[tuple[Channel, datetime]] = []
+            retry: list[Channel] = []
             for channel in await self.pipeline.stores.channels.all():
                 if channel.ref.platform not in self.pipeline.chats:
                     continue
-                try:
-                    if due_slot(channel, now) is not None:
-                        report = await self.run_due(channel.ref)
-                    elif channel.active and _open(counts.get(str(channel.ref), {})):
-                        report = await self.pipeline.flush(channel.ref)
-                    else:
-                        continue
-                except Exception:  # one channel's trouble never stops the others
-                    log.exception("sweep of %s failed", channel.ref)
-                    continue
-                if report is not None:
-                    reports.append(report)
-            return reports
+                slot = due_slot(channel, now)
+                if slot is not None:
+                    due.append((channel, slot))
+                elif channel.active and _open(counts.get(str(channel.ref), {})):
+                    retry.append(channel)
+            by_channel: dict[ChannelRef, list[Match]] = {}
+            if due:
+                start = min(self.pipeline.window_start(c, now) for c, _ in due)
+                papers = await self.pipeline.stores.papers.seen_between(start, now)
+                by_channel = self.pipeline.book.matches(papers)
+            gate = asyncio.Semaphore(self.concurrency)
+
+            async def serve(channel: Channel, slot: datetime | None) -> DeliveryReport | None:
+                async with gate:
+                    try:
+                        if slot is None:
+                            return await self.pipeline.flush(channel.ref)
+                        return await self.pipeline.run_digest(
+                            channel.ref,
+                            slot=slot,
+                            matched=by_channel.get(channel.ref, []),
+                            sync=False,
+                        )
+                    except Exception:  # one channel's trouble never stops the others
+                        log.exception("sweep of %s failed", channel.ref)
+                        return None
+
+            jobs = [serve(c, s) for c, s in due] + [serve(c, None) for c in retry]
+            return [r for r in await asyncio.gather(*jobs) if r is not None]
 
     def next_run(self, channel: Channel) -> datetime | None:
         """When the channel's next digest is due."""

@@ -56,3 +56,24 @@ def test_a_bad_setting_fails_with_one_line_naming_it(monkeypatch, var, value, ex
     message = str(err.value)
     assert message.startswith(expected)
     assert "\n" not in message
+
+
+def test_example_env_documents_every_setting_and_loads(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from config.settings import Settings, env_name
+
+    example = (Path(__file__).parent.parent / "config" / "example.env").read_text()
+    names = {
+        line.split("=", 1)[0]
+        for line in example.splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    for field in Settings.model_fields:
+        assert env_name(field) in names, (
+            f"{env_name(field)} is not documented in config/example.env"
+        )
+    (tmp_path / ".env").write_text(example)
+    monkeypatch.chdir(tmp_path)
+    s = load_settings()
+    assert s.slack_bot_token is None and s.discord_guild_id is None and s.feeds == []
