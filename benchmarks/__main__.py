@@ -13,7 +13,7 @@ def main() -> int:
     wanted = sys.argv[1:]
     names = sorted(
         m.name
-        for m in pkgutil.iter_modules([str(Path(__file__).parent])
+        for m in pkgutil.iter_modules([str(Path(__file__).parent)])
         if m.name.startswith("bench_") and (not wanted or m.name.removeprefix("bench_") in wanted)
     )
     failed = []
