@@ -22,6 +22,7 @@ from bot.schedules import next_slot, previous_slot
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 60
+CONCURRENCY = 16  # channels served at once; storage's pool is sized for it
 
 
 def due_slot(channel: Channel, now: datetime) -> datetime | None:
@@ -41,7 +42,7 @@ class Scheduler:
     """APScheduler jobs that call into the pipeline."""
 
     def __init__(
-        self, pipeline: Pipeline, *, poll_interval: timedelta, concurrency: int = 32
+        self, pipeline: Pipeline, *, poll_interval: timedelta, concurrency: int = CONCURRENCY
     ) -> None:
         self.pipeline = pipeline
         self.concurrency = concurrency

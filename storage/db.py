@@ -49,7 +49,9 @@ def create_engine(url: str) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # A channel's advisory lock holds a connection while its work takes another: the pool must
+    # fit two per channel served at once (bot.scheduler.CONCURRENCY) plus the rest of the bot.
+    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
 
 
 async def ping(engine: AsyncEngine) -> bool:
