@@ -21,6 +21,7 @@ import copy
 import itertools
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,15 +74,18 @@ def rate_limit_body(retry_after: float, is_global: bool = False) -> dict[str, An
 
 
 def rate_limit_headers(retry_after: float) -> dict[str, str]:
-    """The headers of Discord's documented per-route 429."""
-    return {
-        "Retry-After": str(max(1, round(retry_after))),
-        "X-RateLimit-Limit": "5",
-        "X-RateLimit-Remaining": "0",
-        "X-RateLimit-Reset-After": str(retry_after),
-        "X-RateLimit-Bucket": "abcd1234",
-        "X-RateLimit-Scope": "user",
-    }
+    """The headers of Discord's documented per-route 429, timed for `retry_after`."""
+    sample = (FIXTURES / "discord_rate_limit_429_user.http").read_text()
+    headers = dict(
+        line[2:].split(": ", 1)
+        for line in sample.splitlines()
+        if line.startswith("< ") and ": " in line
+    )
+    headers.pop("Content-Type", None)
+    headers["Retry-After"] = str(max(1, round(retry_after)))
+    headers["X-RateLimit-Reset-After"] = str(retry_after)
+    headers["X-RateLimit-Reset"] = f"{time.time() + retry_after:.3f}"
+    return headers
 
 
 def _option(name: str, value: Any, focused: bool = False) -> dict[str, Any]:
@@ -265,8 +269,14 @@ class DiscordStandIn:
             r for r in self.requests if str(payload["token"]) in r.path and r.path.count("/") >= 3
         ]
 
+    @property
+    def connected(self) -> int:
+        """How many identified gateway sessions are open."""
+        return len(self._sockets)
+
     async def wait_for(self, predicate: Callable[[], bool]) -> None:
-        """Wait until `predicate()` holds (checked after every request); at most 5 s."""
+        """Wait until `predicate()` holds (checked after every request and gateway (dis)connection);
+        at most 5 s."""
         async with asyncio.timeout(5), self._changed:
             await self._changed.wait_for(predicate)
 
@@ -286,8 +296,7 @@ class DiscordStandIn:
         try:
             return await self._answer(request, path, handler)
         finally:
-            async with self._changed:
-                self._changed.notify_all()
+            await self._notify()
 
     async def _answer(
         self, request: web.Request, path: str, handler: Callable[[web.Request], Any]
@@ -438,8 +447,14 @@ class DiscordStandIn:
                 self._sockets.add(ws)
                 await ws.send_json(self._ready())
                 self._identified.set()
+                await self._notify()
         self._sockets.discard(ws)
+        await self._notify()
         return ws
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
     def _ready(self) -> dict[str, Any]:
         return {

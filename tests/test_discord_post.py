@@ -11,10 +11,12 @@ import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from adapters.chat.discord_chat import DiscordChat, delivery_nonce
+from adapters.chat.discord_chat import BOT_PERMISSIONS, DiscordChat, delivery_nonce, invite_url
 from bot.models import ChannelRef, Digest
 from bot.ports import ChannelUnavailable, ChatAuthError, TransientChatError
+from config.settings import Settings
 from tests.discord_standin import (
+    APP_ID,
     CHANNEL_ID,
     GUILD_ID,
     MISSING_ACCESS,
@@ -193,3 +195,32 @@ async def test_a_long_digest_goes_out_as_several_accepted_messages(
     assert len(pages) > 2 and [m["id"] for m in posted] == ids
     assert sum(len(m["embeds"]) for m in posted) == 24
     assert posted[-1]["content"].endswith("and 5 more — see `/papers preview`")
+
+
+async def test_settings_choose_the_token_api_and_guild(
+    standin: DiscordStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISCORD_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("DISCORD_GUILD_ID", GUILD_ID)
+    monkeypatch.setenv("PAPERBOT_DISCORD_API_URL", standin.api_url + "/")
+    chat = DiscordChat.from_settings(Settings(_env_file=None))
+
+    message_id = await chat.post(CHANNEL, one_page(), "delivery-18")
+    await chat.stop()
+
+    assert [m["id"] for m in standin.messages[CHANNEL_ID]] == [message_id]
+
+
+def test_without_a_token_there_is_no_discord_adapter() -> None:
+    with pytest.raises(ValueError, match="DISCORD_BOT_TOKEN"):
+        DiscordChat.from_settings(Settings(_env_file=None, discord_bot_token=None))
+
+
+def test_the_invite_link_asks_for_commands_and_three_channel_permissions() -> None:
+    url = invite_url(APP_ID)
+
+    assert BOT_PERMISSIONS.value == 1024 + 2048 + 16384 == 19456
+    assert url == (
+        f"https://discord.com/oauth2/authorize?client_id={APP_ID}"
+        "&scope=bot+applications.commands&permissions=19456"
+    )

@@ -111,7 +111,9 @@ def test_links_discord_would_reject_are_left_out() -> None:
 
 
 def test_page_one_has_the_header_and_the_last_page_says_how_many_more() -> None:
-    items = tuple(match_for(paper(i, abstract="diffusion " * 80 + "."), "diffusion") for i in range(25))
+    items = tuple(
+        match_for(paper(i, abstract="diffusion " * 80 + "."), "diffusion") for i in range(25)
+    )
     digest = Digest(channel=CHANNEL, items=items, more=7, title="New papers")
 
     pages = paginate(digest, fits)

@@ -48,6 +48,8 @@ DISCORD_API_URL = "https://discord.com/api/v10"
 MAX_RATELIMIT_WAIT = 30.0
 NONCE_LENGTH = 25  # Discord's maximum for a string nonce
 NO_MENTIONS = discord.AllowedMentions.none()
+# What the bot needs in a channel: see it, post in it, and have its embeds shown (19456).
+BOT_PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True)
 FAILED_REPLY = "Sorry, something went wrong while running that command. Please try again later."
 NOT_IN_CHANNEL_REPLY = "Use `/papers` in a server text channel."
 
@@ -55,6 +57,13 @@ NOT_IN_CHANNEL_REPLY = "Use `/papers` in a server text channel."
 def delivery_nonce(delivery_id: str) -> str:
     """The message nonce for a delivery: the same ≤ 25-character string every time it is tried."""
     return hashlib.sha256(delivery_id.encode()).hexdigest()[:NONCE_LENGTH]
+
+
+def invite_url(application_id: int | str) -> str:
+    """The link that adds the bot to a server with `/papers` and the permissions it needs."""
+    return discord.utils.oauth_url(
+        application_id, permissions=BOT_PERMISSIONS, scopes=("bot", "applications.commands")
+    )
 
 
 def channel_ref(guild_id: int, channel_id: int) -> ChannelRef:
@@ -195,7 +204,8 @@ class DiscordChat:
             self._http_ready = True
             self._gateway.add_done_callback(_log_gateway_end)
             user = client.user
-            _log.info("discord: connected as %s (id %s)", user, user.id if user else "?")
+            app_id = client.application_id or (user.id if user else "?")
+            _log.info("discord: connected as %s; invite link: %s", user, invite_url(app_id))
             return
         ready.cancel()
         gateway, self._gateway, self._client = self._gateway, None, None
