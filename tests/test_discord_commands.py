@@ -245,7 +245,7 @@ async def test_replies_are_for_the_caller_only_and_never_ping(
     assert data["content"] == "Subscribed to `@\u200beveryone` (#4): **2** papers last week"
 
 
-async def test_the_digest_reply_is_shown_to_the_channel(
+async def test_a_reply_meant_for_the_channel_is_shown_to_the_channel(
     standin: DiscordStandIn, start: Start, handler: Handler
 ) -> None:
     handler.reply = lambda c: Reply("Posted 3 papers.", visibility=Visibility.CHANNEL)
@@ -262,39 +262,38 @@ async def test_slow_work_is_deferred_then_answered_by_follow_up(
 ) -> None:
     handler.gate = asyncio.Event()
     await start(defer_after=0.01)
-    payload = interaction_payload("search", {"query": "diffusion"})
+    payload = interaction_payload("digest")
 
     [deferral] = await answer(standin, payload)
-    assert deferral.body == {"type": 5, "data": {"flags": EPHEMERAL}}
+    assert deferral.body == {"type": 5, "data": {"flags": EPHEMERAL}}  # "thinking…", caller only
     handler.gate.set()
     await standin.wait_for(lambda: len(standin.answers(payload)) == 2)
     followup = standin.answers(payload)[1]
 
     assert followup.method == "POST" and followup.path == f"/webhooks/{APP_ID}/{payload['token']}"
-    assert followup.body["content"] == "ok: search diffusion"
+    assert followup.body["content"] == "ok: digest"
     assert followup.body["flags"] & EPHEMERAL
 
 
-async def test_a_slow_digest_refusal_does_not_stay_public(
+async def test_a_slow_reply_for_the_channel_is_posted_for_everyone(
     standin: DiscordStandIn, start: Start, handler: Handler
 ) -> None:
     handler.gate = asyncio.Event()
-    handler.reply = lambda c: Reply("Only members who can manage this channel may do that.")
+    handler.reply = lambda c: Reply("Posted 3 papers.", visibility=Visibility.CHANNEL)
     await start(defer_after=0.01)
     payload = interaction_payload("digest")
 
-    [deferral] = await answer(standin, payload)
-    assert deferral.body == {"type": 5}  # "thinking…" shown in the channel
+    await answer(standin, payload)
     handler.gate.set()
     await standin.wait_for(lambda: len(standin.answers(payload)) == 3)
-    _, delete, followup = standin.answers(payload)
+    _, close, followup = standin.answers(payload)
 
-    assert (delete.method, delete.path) == (
-        "DELETE",
+    assert (close.method, close.path) == (
+        "PATCH",
         f"/webhooks/{APP_ID}/{payload['token']}/messages/@original",
     )
-    assert followup.body["flags"] & EPHEMERAL
-    assert followup.body["content"].startswith("Only members")
+    assert followup.body["content"] == "Posted 3 papers."
+    assert not followup.body.get("flags", 0) & EPHEMERAL
 
 
 async def test_a_reply_with_many_papers_comes_as_embeds_over_several_messages(

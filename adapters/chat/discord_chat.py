@@ -26,7 +26,7 @@ from discord.http import Route
 
 from adapters.chat.discord_commands import CommandRunner, build_tree
 from adapters.chat.discord_render import DiscordMessage, digest_message, fits, reply_messages
-from bot.commands import command_name, needs_manage
+from bot.commands import needs_manage
 from bot.digest import paginate
 from bot.models import ChannelRef, Command, Digest, Reply, Visibility
 from bot.ports import (
@@ -52,6 +52,7 @@ NO_MENTIONS = discord.AllowedMentions.none()
 BOT_PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True)
 FAILED_REPLY = "Sorry, something went wrong while running that command. Please try again later."
 NOT_IN_CHANNEL_REPLY = "Use `/papers` in a server text channel."
+POSTED_BELOW = "Done: see below."
 
 
 def delivery_nonce(delivery_id: str) -> str:
@@ -327,21 +328,20 @@ class DiscordChat:
     async def _run_command(self, interaction: discord.Interaction, text: str) -> None:
         command = self.to_command(interaction, text)
         if command is None or self._on_command is None:
-            await self._answer(interaction, Reply(NOT_IN_CHANNEL_REPLY, error=True), False, False)
+            await self._answer(interaction, Reply(NOT_IN_CHANNEL_REPLY, error=True), False)
             return
-        public = command_name(text) == "digest"
         work = asyncio.create_task(self._handle(command))
         deferred = False
-        # Discord wants an answer within 3 s: a slow command shows "thinking…" first.
+        # Discord wants an answer within 3 s: slow work shows "thinking…" to the caller first.
+        # Only to the caller: a digest itself reaches the channel through post(), not this reply.
         done, _ = await asyncio.wait({work}, timeout=self._defer_after)
         if not done:
             try:
-                await interaction.response.defer(ephemeral=not public, thinking=True)
+                await interaction.response.defer(ephemeral=True, thinking=True)
                 deferred = True
             except discord.HTTPException as exc:
                 _log.warning("discord: could not defer %r in %s: %s", text, command.channel, exc)
-        reply = await work
-        await self._answer(interaction, reply, deferred, public)
+        await self._answer(interaction, await work, deferred)
 
     async def _handle(self, command: Command) -> Reply:
         assert self._on_command is not None
@@ -356,10 +356,9 @@ class DiscordChat:
             )
             return Reply(FAILED_REPLY, error=True)
 
-    async def _answer(
-        self, interaction: discord.Interaction, reply: Reply, deferred: bool, public: bool
-    ) -> None:
-        """Send the reply: ephemeral unless it is for the channel; follow-ups after a deferral."""
+    async def _answer(self, interaction: discord.Interaction, reply: Reply, deferred: bool) -> None:
+        """Send the reply as its visibility says (ephemeral for the caller); after a deferral the
+        first message replaces "thinking…" and the rest are follow-ups."""
         ephemeral = reply.visibility is Visibility.CALLER
         messages = reply_messages(reply)
         try:
@@ -368,11 +367,13 @@ class DiscordChat:
                 await interaction.response.send_message(
                     **_message_kwargs(first), ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
                 )
+            elif ephemeral:
+                rest = messages  # the first follow-up takes the place of "thinking…"
             else:
+                # "thinking…" was ephemeral and would make the first follow-up so too: close it
+                # first, then the reply is posted for everyone.
+                await interaction.edit_original_response(content=POSTED_BELOW)
                 rest = messages
-                if public and ephemeral:
-                    # The visible "thinking…" must not turn into a public refusal.
-                    await interaction.delete_original_response()
             for message in rest:
                 await interaction.followup.send(
                     **_message_kwargs(message), ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
