@@ -173,6 +173,7 @@ class DiscordStandIn:
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.gateway_events: list[dict[str, Any]] = []
+        self.send_ready = True  # False: a gateway that accepts IDENTIFY but never gets ready
         self._failures: list[_Failure] = []
         self._by_nonce: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1_300_000_000_000_000_000)
@@ -445,6 +446,8 @@ class DiscordStandIn:
                     await ws.close(code=4004, message=b"Authentication failed.")
                     break
                 self._sockets.add(ws)
+                if not self.send_ready:
+                    continue
                 await ws.send_json(self._ready())
                 self._identified.set()
                 await self._notify()

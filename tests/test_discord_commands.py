@@ -15,7 +15,7 @@ from discord.http import Route
 from adapters.chat.discord_chat import FAILED_REPLY, DiscordChat
 from adapters.chat.discord_commands import papers_group
 from bot.models import ChannelRef, Command, Reply, Visibility
-from bot.ports import ChatAuthError
+from bot.ports import ChatAuthError, TransientChatError
 from tests.discord_standin import (
     APP_ID,
     CHANNEL_ID,
@@ -375,6 +375,19 @@ async def test_a_rejected_token_fails_start_with_one_clear_line(
     assert errors == ["discord: DISCORD_BOT_TOKEN was rejected (401 Unauthorized) while logging in"]
     assert [r.path for r in standin.requests] == ["/users/@me"]
     assert standin.gateway_events == []
+
+
+async def test_a_gateway_that_never_gets_ready_fails_start_as_transient(
+    standin: DiscordStandIn, handler: Handler
+) -> None:
+    standin.send_ready = False
+    chat = DiscordChat(TOKEN, standin.api_url, ready_timeout=0.2, guild_ready_timeout=0)
+
+    with pytest.raises(TransientChatError, match="not ready"):
+        await chat.start(handler)
+
+    await standin.wait_for(lambda: standin.connected == 0)
+    await chat.stop()
 
 
 async def test_stop_disconnects_from_the_gateway(standin: DiscordStandIn, start: Start) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import time
@@ -145,6 +146,31 @@ async def test_a_server_error_is_transient(standin: DiscordStandIn, chat: Discor
 
     with pytest.raises(TransientChatError):
         await chat.post(CHANNEL, one_page(), "delivery-12")
+
+
+async def test_after_discord_pys_own_retries_a_500_is_transient(
+    standin: DiscordStandIn, chat: DiscordChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_sleep = asyncio.sleep
+    waits: list[float] = []
+
+    async def no_wait(delay: float, result: object = None) -> object:
+        if delay:
+            waits.append(delay)
+        return await real_sleep(0, result)
+
+    # discord.py backs off 1, 3, 5, 7, 9 s between its tries: recorded, not waited.
+    monkeypatch.setattr(asyncio, "sleep", no_wait)
+    standin.fail(
+        "POST", MESSAGES, 500, {"message": "500: Internal Server Error", "code": 0}, times=5
+    )
+
+    with pytest.raises(TransientChatError):
+        await chat.post(CHANNEL, one_page(), "delivery-12b")
+
+    assert len(standin.calls("POST", MESSAGES)) == 5
+    assert waits == [1, 3, 5, 7, 9]
+    assert CHANNEL_ID not in standin.messages
 
 
 async def test_a_rejected_token_is_an_auth_error(standin: DiscordStandIn) -> None:
