@@ -55,6 +55,10 @@ class App:
 def build_chats(settings: Settings, console: ConsoleChat) -> dict[str, Chat]:
     """The console, plus every platform whose token is set."""
     chats: dict[str, Chat] = {"console": console}
+    if settings.discord_bot_token:
+        from adapters.chat.discord_chat import DiscordChat
+
+        chats["discord"] = DiscordChat.from_settings(settings)
     return chats
 
 

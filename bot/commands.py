@@ -98,8 +98,9 @@ class CommandHandler:
             return _error(f"Unknown command `{name}`. Try `help` for the list of commands.")
         if name in MANAGE_COMMANDS and not command.can_manage:
             return _error(
-                "Sorry, only workspace admins can change this channel's subscriptions, "
-                "schedule or settings here. Ask an admin, or try `preview` and `search`."
+                "Sorry, only admins can change this channel's subscriptions, schedule or "
+                "settings here (Slack: workspace admins; Discord: members with Manage Channels). "
+                "Ask one of them, or try `preview` and `search`."
             )
         try:
             return await handler(command, rest)

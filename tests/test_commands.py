@@ -154,7 +154,7 @@ async def test_min_upvotes_floor(pipeline, source, chat):
 
 async def test_admins_only_refuses_changes_politely(pipeline, chat, stores):
     reply = await chat.command(CH, "subscribe diffusion", can_manage=False)
-    assert reply.error and "only workspace admins" in reply.text
+    assert reply.error and "only admins can change" in reply.text
     assert await stores.channels.subscriptions(CH) == []
     assert not (await chat.command(CH, "list", can_manage=False)).error
 
