@@ -21,7 +21,6 @@ from bot.schedules import next_slot, previous_slot
 
 log = logging.getLogger(__name__)
 
-SWEEP_SECONDS = 60
 CONCURRENCY = 16  # channels served at once; storage's pool is sized for it
 
 
@@ -42,9 +41,15 @@ class Scheduler:
     """APScheduler jobs that call into the pipeline."""
 
     def __init__(
-        self, pipeline: Pipeline, *, poll_interval: timedelta, concurrency: int = CONCURRENCY
+        self,
+        pipeline: Pipeline,
+        *,
+        poll_interval: timedelta,
+        sweep_every: timedelta = timedelta(minutes=1),
+        concurrency: int = CONCURRENCY,
     ) -> None:
         self.pipeline = pipeline
+        self.sweep_every = sweep_every
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.aps = AsyncIOScheduler(timezone=UTC)
@@ -66,9 +71,9 @@ class Scheduler:
             )
         self.aps.add_job(
             self.sweep,
-            IntervalTrigger(seconds=SWEEP_SECONDS, timezone=UTC),
+            IntervalTrigger(seconds=self.sweep_every.total_seconds(), timezone=UTC),
             id="sweep",
-            next_run_time=now + timedelta(seconds=5),
+            next_run_time=now,
             max_instances=1,
             coalesce=True,
         )

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     arxiv_categories: CommaList = ["cs.CV", "cs.LG", "cs.CL", "cs.AI"]
     feeds: CommaList = []
     poll_minutes: int = Field(60, ge=1, le=24 * 60)
+    sweep_seconds: float = Field(60.0, ge=0.2, le=3600)
     default_schedule: time = time(9, 0)
     default_timezone: str = "UTC"
     default_days: str = "daily"
