@@ -255,7 +255,13 @@ class SlackStandin:
                 {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
             )
             return _error(fault.error, status=fault.status, headers=headers)
-        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        handler = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._chat_post_message,
+            "conversations.history": self._conversations_history,
+            "users.info": self._users_info,
+            "apps.connections.open": self._apps_connections_open,
+        }.get(method)
         if handler is None:
             return _error("unknown_method", status=404)
         # A handler's answer may override "ok" with its own error, as Slack's does.
@@ -287,7 +293,7 @@ class SlackStandin:
             "is_enterprise_install": False,
         }
 
-    def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         problem = _check_limits(args)
         if problem:
             return {"ok": False, "error": problem}

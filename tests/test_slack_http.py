@@ -17,25 +17,13 @@ from adapters.chat.slack import SlackChat
 from adapters.chat.slack_server import is_signed_by_slack
 from bot.models import ChannelRef, Command, Reply, Visibility
 from bot.ports import ChatAuthError
+from config.settings import Settings, SettingsError
 from tests.slack_papers import match, paper
 from tests.slack_standin import SlackStandin, sign, signed_headers, slash_command_body
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 NOW = 1_767_225_600  # the server's clock in these tests
-FIXTURES = Path("/work/shared/fixtures")
-SIGNING_EXAMPLE = {
-    # Slack's documented example ("Verifying requests from Slack"), also in
-    # /work/shared/fixtures/slack_request_signing_example.json.
-    "secret": "8f742231b10e8888abcd99yyyzzz85a5",
-    "timestamp": "1531420618",
-    "signature": "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503",
-    "body": (
-        "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
-        "&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text="
-        "&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554"
-        "%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
-    ),
-}
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 class FixedClock(Clock):
@@ -75,9 +63,6 @@ async def slack() -> AsyncIterator[SlackStandin]:
 @pytest.fixture
 def commands() -> Commands:
     return Commands()
-
-
-Start = Callable[..., "asyncio.Future[SlackChat]"]
 
 
 @pytest.fixture
@@ -120,21 +105,23 @@ async def send(
 
 
 def test_signatures_match_slacks_documented_example() -> None:
-    ex = SIGNING_EXAMPLE
-    if (FIXTURES / "slack_request_signing_example.json").exists():
-        shared = json.loads((FIXTURES / "slack_request_signing_example.json").read_text())
-        assert (
-            shared["body"] == ex["body"]
-            and shared["headers"]["X-Slack-Signature"] == ex["signature"]
-        )
-    assert sign(ex["secret"], ex["timestamp"], ex["body"]) == ex["signature"]
+    # Slack's own example ("Verifying requests from Slack"), a real slash-command body.
+    example = json.loads((FIXTURES / "slack_request_signing_example.json").read_text())
+    body = example["body"]
+    timestamp = example["headers"]["X-Slack-Request-Timestamp"]
+    signature = example["headers"]["X-Slack-Signature"]
+    assert body == (FIXTURES / "slack_slash_command.txt").read_text().strip()
 
-    verifier = SignatureVerifier(ex["secret"], FixedClock(int(ex["timestamp"])))
-    headers = {"X-Slack-Request-Timestamp": ex["timestamp"], "X-Slack-Signature": ex["signature"]}
-    assert is_signed_by_slack(verifier, ex["body"].encode(), headers)
-    assert not is_signed_by_slack(verifier, ex["body"].replace("text=", "text=x").encode(), headers)
-    later = SignatureVerifier(ex["secret"], FixedClock(int(ex["timestamp"]) + 301))
-    assert not is_signed_by_slack(later, ex["body"].encode(), headers)
+    assert sign(example["signing_secret"], timestamp, body) == signature
+    verifier = SignatureVerifier(example["signing_secret"], FixedClock(example["mock_clock_now"]))
+    assert is_signed_by_slack(verifier, body.encode(), example["headers"])
+    assert not is_signed_by_slack(
+        verifier, body.replace("text=", "text=x").encode(), example["headers"]
+    )
+    later = SignatureVerifier(
+        example["signing_secret"], FixedClock(example["mock_clock_now"] + 301)
+    )
+    assert not is_signed_by_slack(later, body.encode(), example["headers"])
 
 
 async def test_a_slow_command_is_acked_at_once_and_answered_at_response_url(
@@ -361,3 +348,21 @@ async def test_a_refused_manage_command_reaches_the_core_over_http(
     await send(chat, slash_command_body(text="subscribe gans", response_url=slack.response_url()))
     await slack.next_response()
     assert [(c.user, c.can_manage) for c in commands.received] == [("U0ALICE", False)]
+
+
+def settings(**values: str | None) -> Settings:
+    """Settings from these values only: no environment, no .env file."""
+    tokens = {"slack_app_token": None, "slack_signing_secret": None} | values
+    return Settings(_env_file=None, slack_bot_token="xoxb-1", **tokens)  # type: ignore[call-arg]
+
+
+def test_from_settings_picks_the_mode_and_names_a_missing_secret() -> None:
+    socket = SlackChat.from_settings(settings(slack_app_token="xapp-1"), health=_healthy)
+    http = SlackChat.from_settings(settings(slack_signing_secret="s"), health=_healthy)
+    assert (socket.mode, http.mode) == ("socket", "http")
+    with pytest.raises(SettingsError, match=r"^SLACK_SIGNING_SECRET: required"):
+        SlackChat.from_settings(settings(), health=_healthy)
+
+
+async def _healthy() -> bool:
+    return True

@@ -64,12 +64,19 @@ def test_a_paper_reads_as_title_link_authors_votes_links_and_first_sentence() ->
     assert lines[1] == "Ada Lovelace, Alan Turing, Grace Hopper et al."
     assert lines[2] == (
         ":arrow_up: 42 upvotes · <https://arxiv.org/pdf/2406.12346|PDF> · "
-        "<https://github.com/example/fast-diffusion|Code> · matched *diffusion*, *video*"
+        "<https://github.com/example/fast-diffusion|Code>"
     )
     assert lines[3] == (
         "We present a latent *diffusion* model that generates temporally coherent *video* from text."
     )
     assert "10M clips" not in message.text + section["text"]["text"]  # only the first sentence
+
+
+def test_terms_matched_out_of_sight_are_named() -> None:
+    # "clip" only matches the abstract's second sentence, which the digest does not show.
+    text = sections(render_digest(digest([match(paper(), "diffusion", "clip")])))[0]
+    assert text.split("\n")[2].endswith("|Code> · matched *clip*")
+    assert "*Diffusion*" in text
 
 
 def test_paper_text_cannot_ping_or_link() -> None:
@@ -91,6 +98,15 @@ def test_paper_text_cannot_ping_or_link() -> None:
         "https://github.com/example/fast-diffusion",
     ]
     assert "<!" not in message.text and "&lt;!channel&gt; alert" in message.text
+
+
+def test_a_title_broken_over_lines_stays_one_link() -> None:
+    wrapped = paper(title="Fast Diffusion Models\n  for Video Generation")
+    first_line = sections(render_digest(digest([match(wrapped, "video")])))[0].split("\n")[0]
+    assert (
+        first_line
+        == "<https://arxiv.org/abs/2406.12346|Fast Diffusion Models   for *Video* Generation>"
+    )
 
 
 def test_links_only_for_http_urls() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +74,11 @@ async def test_a_rejected_app_token_fails_start_instead_of_retrying_forever(
         await chat.start(Commands())
     await chat.stop()
     assert "SLACK_APP_TOKEN" in caplog.text and "SLACK_BOT_TOKEN" not in caplog.text
+
+
+def test_the_manifest_installs_what_the_adapter_uses() -> None:
+    manifest = (Path(__file__).parent.parent / "config" / "slack-manifest.yml").read_text()
+    assert "- command: /papers" in manifest
+    for scope in ("commands", "chat:write", "users:read", "channels:history", "groups:history"):
+        assert f"      - {scope} " in manifest
+    assert "socket_mode_enabled: true" in manifest

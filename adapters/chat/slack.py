@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -153,7 +154,7 @@ class SlackChat:
         if self._app is not None:
             raise RuntimeError("SlackChat is already started")
         self._on_command = on_command
-        identity = await self._call(self._client.auth_test(), "auth.test")
+        identity = await self._call(self._client.auth_test, "auth.test")
         self._app = self._bolt_app()
         try:
             if self._app_token:
@@ -322,7 +323,9 @@ class SlackChat:
         if cached is not None and cached[1] > now:
             return cached[0]
         try:
-            found = await self._call(self._client.users_info(user=user), f"users.info {user}")
+            found = await self._call(
+                partial(self._client.users_info, user=user), f"users.info {user}"
+            )
         except ChatError as exc:
             log.warning(
                 "cannot tell whether %s is a workspace admin (%s): treating as not", user, exc
@@ -348,7 +351,8 @@ class SlackChat:
         """
         message = render_digest(page)
         posted = await self._call(
-            self._client.chat_postMessage(
+            partial(
+                self._client.chat_postMessage,
                 channel=channel.channel,
                 text=message.text,
                 blocks=list(message.blocks),
@@ -373,7 +377,8 @@ class SlackChat:
             reply = thread_reply(match)
             try:
                 await self._call(
-                    self._client.chat_postMessage(
+                    partial(
+                        self._client.chat_postMessage,
                         channel=channel.channel,
                         thread_ts=ts,
                         text=reply.text,
@@ -399,8 +404,12 @@ class SlackChat:
         cursor: str | None = None
         for _ in range(self._history_pages):
             found = await self._call(
-                self._client.conversations_history(
-                    channel=channel.channel, limit=200, include_all_metadata=True, cursor=cursor
+                partial(
+                    self._client.conversations_history,
+                    channel=channel.channel,
+                    limit=200,
+                    include_all_metadata=True,
+                    cursor=cursor,
                 ),
                 f"conversations.history of {channel}",
                 channel,
@@ -435,21 +444,20 @@ class SlackChat:
 
     async def _call(
         self,
-        call: Awaitable[Any],
+        call: Callable[[], Awaitable[Any]],
         what: str,
         channel: ChannelRef | None = None,
         tolerate: frozenset[str] = frozenset(),
     ) -> Any:
-        """Await a Web API call, turning its failure into the ChatError it means.
+        """Make a Web API call, turning its failure into the ChatError it means.
 
-        A Slack error code in `tolerate` returns None instead, for the caller to handle.
+        A Slack error code in `tolerate` returns None instead, for the caller to handle. Once
+        the bot token is rejected, every call fails at once without reaching Slack.
         """
         if self._auth_failure is not None:
-            if asyncio.iscoroutine(call):
-                call.close()
             raise ChatAuthError(f"{what}: Slack is stopped, the bot token was {self._auth_failure}")
         try:
-            return await call
+            return await call()
         except _SLACK_FAILURES as exc:
             code = error_code(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
             if code in tolerate:

@@ -32,6 +32,7 @@ _REPLY_BUDGET = 12_000
 
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _ESCAPE_RE = re.compile("[&<>]")
+_WHITESPACE = re.compile(r"\s")
 _BOLD_MD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 _CODE_MD = re.compile(r"(`[^`\n]*`)")
 
@@ -117,21 +118,25 @@ def paper_text(match: Match, marks: bool = True) -> str:
     the abstract's first sentence, matched terms in bold."""
     paper = match.paper
     bold = _bold if marks else (lambda s: s)
-    title = highlight(
-        clip(paper.title or paper.id, _TITLE_BUDGET), match.hits, "title", bold, escape
-    )
+    # One line (a line break would end the link), same length so the hits' offsets still hold.
+    title = _WHITESPACE.sub(" ", clip(paper.title or paper.id, _TITLE_BUDGET))
+    sentence = clip(first_sentence(paper.abstract), _SENTENCE_BUDGET)
+    in_sentence = sentence_hits(match, sentence) if sentence else ()
     url = _link_url(paper.url)
-    lines = [f"<{url}|{title}>" if url else title]
+    linked = highlight(title, match.hits, "title", bold, escape)
+    lines = [f"<{url}|{linked}>" if url else linked]
     authors = first_authors(paper.authors)
     if authors:
         lines.append(escape(clip(authors, _AUTHORS_BUDGET)))
-    meta = _meta(paper, match.terms if marks else ())
+    # Terms already bold in the title or sentence need no repeating; others (matched in the
+    # rest of the abstract, the authors or categories) are named.
+    seen = {h.term for h in match.hits if h.field == "title" and h.start < len(title)}
+    seen.update(h.term for h in in_sentence)
+    meta = _meta(paper, [t for t in match.terms if t not in seen] if marks else [])
     if meta:
         lines.append(meta)
-    sentence = first_sentence(paper.abstract)
     if sentence:
-        sentence = clip(sentence, _SENTENCE_BUDGET)
-        lines.append(highlight(sentence, sentence_hits(match, sentence), "abstract", bold, escape))
+        lines.append(highlight(sentence, in_sentence, "abstract", bold, escape))
     return "\n".join(lines)
 
 
