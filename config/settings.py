@@ -33,6 +33,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
+        env_ignore_empty=True,
     )
 
     slack_bot_token: str | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
