@@ -18,6 +18,7 @@ import hmac
 import itertools
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -28,6 +29,8 @@ MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3_000
 MAX_HEADER_TEXT = 150
 MAX_TEXT = 40_000
+# A fault that lets the call do its work, then drops the connection before answering.
+LOST_RESPONSE = "lost_response"
 
 
 @dataclass
@@ -180,7 +183,10 @@ class SlackStandin:
         times: int | None = 1,
         skip: int = 0,
     ) -> None:
-        """Make `times` calls of `method` (None: all), after the next `skip`, fail with `error`."""
+        """Make `times` calls of `method` (None: all), after the next `skip`, fail with `error`.
+
+        `error` is a Slack error code, or LOST_RESPONSE: the call takes effect, no answer comes.
+        """
         self._faults.setdefault(method, []).append(Fault(status, error, retry_after, times, skip))
 
     def rate_limit(self, method: str, retry_after: float, times: int | None = 1) -> None:
@@ -250,22 +256,32 @@ class SlackStandin:
         if token != expected:
             return _error("invalid_auth")
         fault = self._take_fault(method)
+        if fault is not None and fault.error == LOST_RESPONSE:
+            handler = self._handlers().get(method)
+            if handler is not None:
+                handler(args)  # Slack did the work...
+            assert request.transport is not None
+            request.transport.close()  # ...but its answer never arrives
+            return web.Response()
         if fault is not None:
             headers = (
                 {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
             )
             return _error(fault.error, status=fault.status, headers=headers)
-        handler = {
+        handler = self._handlers().get(method)
+        if handler is None:
+            return _error("unknown_method", status=404)
+        # A handler's answer may override "ok" with its own error, as Slack's does.
+        return web.json_response({"ok": True, **handler(args)})
+
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+        return {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
             "conversations.history": self._conversations_history,
             "users.info": self._users_info,
             "apps.connections.open": self._apps_connections_open,
-        }.get(method)
-        if handler is None:
-            return _error("unknown_method", status=404)
-        # A handler's answer may override "ok" with its own error, as Slack's does.
-        return web.json_response({"ok": True, **handler(args)})
+        }
 
     def _take_fault(self, method: str) -> Fault | None:
         faults = self._faults.get(method)

@@ -12,7 +12,7 @@ from adapters.chat.slack import SlackChat
 from adapters.chat.slack_render import render_digest
 from bot.ports import ChannelUnavailable, ChatAuthError, TransientChatError
 from tests.slack_papers import CHANNEL, digest, match, paper
-from tests.slack_standin import SlackStandin
+from tests.slack_standin import LOST_RESPONSE, SlackStandin
 
 
 class Sleeps:
@@ -92,7 +92,7 @@ async def test_still_rate_limited_raises_transient_with_retry_after(
     with pytest.raises(TransientChatError) as caught:
         await chat.post(CHANNEL, PAGE, "delivery-1")
 
-    assert caught.value.retry_after == 1.0
+    assert caught.value.retry_after == 1.0 and not caught.value.uncertain
     assert sleeps.waits == [1.0, 1.0]
     assert slack.posted(C) == []
 
@@ -153,11 +153,25 @@ async def test_server_errors_are_transient(
 ) -> None:
     slack.fail("chat.postMessage", "internal_error", status=500)
 
-    with pytest.raises(TransientChatError, match="internal_error"):
+    with pytest.raises(TransientChatError, match="internal_error") as caught:
         await chat.post(CHANNEL, PAGE, "delivery-1")
 
     # A 500 may have posted: it is not repeated blindly; the pipeline reconciles first.
+    assert caught.value.uncertain
     assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+async def test_a_lost_answer_is_uncertain_and_reconciled_by_delivery_id(
+    chat: SlackChat, slack: SlackStandin
+) -> None:
+    slack.fail("chat.postMessage", LOST_RESPONSE)
+
+    with pytest.raises(TransientChatError) as caught:
+        await chat.post(CHANNEL, PAGE, "delivery-7")
+
+    assert caught.value.uncertain
+    [message] = slack.posted(C)  # Slack posted it once; we did not post it again
+    assert await chat.find_delivery(CHANNEL, "delivery-7") == message["ts"]
 
 
 async def test_an_unreachable_slack_is_retried_once_then_transient(sleeps: Sleeps) -> None:
@@ -171,9 +185,10 @@ async def test_an_unreachable_slack_is_retried_once_then_transient(sleeps: Sleep
         sleep=sleeps,
     )
 
-    with pytest.raises(TransientChatError, match="ClientConnectorError"):
+    with pytest.raises(TransientChatError, match="cannot reach Slack") as caught:
         await chat.post(CHANNEL, PAGE, "delivery-1")
 
+    assert not caught.value.uncertain  # nothing was sent
     assert sleeps.waits == [0.5]
 
 

@@ -148,7 +148,11 @@ def error_code(exc: SlackApiError) -> str:
 
 
 def to_chat_error(exc: Exception, what: str) -> ChatError:
-    """The ChatError a failed Slack call means; `what` says which call, for the message."""
+    """The ChatError a failed Slack call means; `what` says which call, for the message.
+
+    A TransientChatError is `uncertain` when Slack may have acted anyway (a 5xx, a timeout, a
+    connection lost after the request went out), so the pipeline looks before posting again.
+    """
     if isinstance(exc, SlackApiError):
         code = error_code(exc)
         status = exc.response.status_code if exc.response is not None else 0
@@ -160,8 +164,13 @@ def to_chat_error(exc: Exception, what: str) -> ChatError:
         if code in AUTH_FAILED:
             return ChatAuthError(f"{what}: {code}")
         if status >= 500 or code in ("internal_error", "fatal_error", "service_unavailable"):
-            return TransientChatError(f"{what}: Slack answered {code} (HTTP {status})")
+            return TransientChatError(
+                f"{what}: Slack answered {code} (HTTP {status})", uncertain=True
+            )
         return ChatError(f"{what}: {code}")
+    if isinstance(exc, aiohttp.ClientConnectorError):  # never connected: nothing was sent
+        return TransientChatError(f"{what}: cannot reach Slack: {exc}")
     if isinstance(exc, TimeoutError | aiohttp.ClientError):
-        return TransientChatError(f"{what}: {type(exc).__name__}: {exc}".rstrip(": "))
+        detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
+        return TransientChatError(f"{what}: {detail}", uncertain=True)
     return ChatError(f"{what}: {type(exc).__name__}: {exc}")
