@@ -27,11 +27,11 @@ _TITLE_BUDGET = 700
 _AUTHORS_BUDGET = 400
 _SENTENCE_BUDGET = 900
 _URL_BUDGET = 300
+_SENTENCE_SCAN = 4_000
 _FALLBACK_BUDGET = 2_000
 _REPLY_BUDGET = 12_000
 
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_ESCAPE_RE = re.compile("[&<>]")
 _WHITESPACE = re.compile(r"\s")
 _BOLD_MD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 _CODE_MD = re.compile(r"(`[^`\n]*`)")
@@ -54,7 +54,7 @@ class SlackMessage:
 
 def escape(text: str) -> str:
     """`text` with Slack's control characters escaped, so it is shown literally."""
-    return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def unescape(text: str) -> str:
@@ -64,10 +64,11 @@ def unescape(text: str) -> str:
 
 def clip(text: str, budget: int) -> str:
     """`text` cut so that its escaped form takes at most `budget` characters ('…' marks a cut)."""
-    if len(escape(text)) <= budget:
+    escaped = len(text) + 4 * text.count("&") + 3 * (text.count("<") + text.count(">"))
+    if escaped <= budget:
         return text
     used = 1  # the ellipsis
-    for i, ch in enumerate(text):
+    for i, ch in enumerate(text[:budget]):  # each character takes at least one
         used += len(_ESCAPES.get(ch, ch))
         if used > budget:
             return text[:i].rstrip() + "…"
@@ -120,7 +121,8 @@ def paper_text(match: Match, marks: bool = True) -> str:
     bold = _bold if marks else (lambda s: s)
     # One line (a line break would end the link), same length so the hits' offsets still hold.
     title = _WHITESPACE.sub(" ", clip(paper.title or paper.id, _TITLE_BUDGET))
-    sentence = clip(first_sentence(paper.abstract), _SENTENCE_BUDGET)
+    # The first sentence is near the start: a huge abstract need not be scanned whole.
+    sentence = clip(first_sentence(paper.abstract[:_SENTENCE_SCAN]), _SENTENCE_BUDGET)
     in_sentence = sentence_hits(match, sentence) if sentence else ()
     url = _link_url(paper.url)
     linked = highlight(title, match.hits, "title", bold, escape)
