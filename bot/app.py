@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -52,9 +52,15 @@ class App:
         return self.stores.papers.engine  # type: ignore[attr-defined]
 
 
-def build_chats(settings: Settings, console: ConsoleChat) -> dict[str, Chat]:
+def build_chats(
+    settings: Settings, console: ConsoleChat, health: Callable[[], Awaitable[bool]]
+) -> dict[str, Chat]:
     """The console, plus every platform whose token is set."""
     chats: dict[str, Chat] = {"console": console}
+    if settings.slack_bot_token:
+        from adapters.chat.slack import SlackChat
+
+        chats["slack"] = SlackChat.from_settings(settings, health)
     if settings.discord_bot_token:
         from adapters.chat.discord_chat import DiscordChat
 
@@ -76,7 +82,11 @@ async def open_app(
     stores = build_stores(engine)
     console = console or ConsoleChat()
     built_sources = {s.name: s for s in build_sources(settings, sources, clock=clock)}
-    built_chats = dict(chats) if chats is not None else build_chats(settings, console)
+    built_chats = (
+        dict(chats)
+        if chats is not None
+        else build_chats(settings, console, health=lambda: ping(engine))
+    )
     pipeline = Pipeline(
         stores,
         built_sources,

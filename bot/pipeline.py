@@ -303,7 +303,9 @@ class Pipeline:
                 continue
             digest = prebuilt.get(page.paper_ids) or await self._rebuild(channel, page)
             try:
-                message_id = await chat.post(ref, digest, page.delivery_id)
+                message_id = await chat.post(
+                    ref, digest, page.delivery_id, threads=channel.settings.threads
+                )
             except TransientChatError as exc:
                 delay = self._retry_delay(page.attempts + 1, exc.retry_after)
                 await self._retry(page, str(exc), delay, uncertain=exc.uncertain)

@@ -100,9 +100,13 @@ class Chat(Protocol):
         """Split a digest into pages that each fit in one message of this platform."""
         ...
 
-    async def post(self, channel: ChannelRef, page: Digest, delivery_id: str) -> str:
+    async def post(
+        self, channel: ChannelRef, page: Digest, delivery_id: str, *, threads: bool = False
+    ) -> str:
         """Post one page as one message carrying `delivery_id`; return the message id.
 
+        With `threads`, each paper's full abstract follows in the message's thread, where the
+        platform has threads (best effort: a failed thread reply never fails the post).
         Raises TransientChatError, ChannelUnavailable or ChatAuthError.
         """
         ...

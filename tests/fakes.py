@@ -64,7 +64,9 @@ class FakeChat:
 
         return paginate(digest, lambda d: len(d.items) <= self.page_size)
 
-    async def post(self, channel: ChannelRef, page: Digest, delivery_id: str) -> str:
+    async def post(
+        self, channel: ChannelRef, page: Digest, delivery_id: str, *, threads: bool = False
+    ) -> str:
         if self.before_post:
             self.before_post(channel)
         if self.failures:

@@ -44,7 +44,7 @@ async def test_pages_split_and_a_failure_midway_resumes_where_it_stopped(
     original = chat.post
     calls = 0
 
-    async def flaky(channel, page, delivery_id):  # type: ignore[no-untyped-def]
+    async def flaky(channel, page, delivery_id, threads=False):  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
         if calls == 2:

@@ -42,7 +42,7 @@ async def test_two_replicas_sweeping_at_once_post_every_digest_once():
         await first.poll("list", force=True)
         clock.set(clock().replace(hour=9, minute=0, second=30))  # every channel's slot passed
 
-        async def slow_post(channel, page, delivery_id, _post=shared_chat.post):  # type: ignore[no-untyped-def]
+        async def slow_post(channel, page, delivery_id, threads=False, _post=shared_chat.post):  # type: ignore[no-untyped-def]
             await asyncio.sleep(0)  # let the other replica run in between
             return await _post(channel, page, delivery_id)
 

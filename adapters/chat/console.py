@@ -70,8 +70,10 @@ class ConsoleChat:
         """A terminal has no message size limit: one page."""
         return [digest] if not digest.empty else []
 
-    async def post(self, channel: ChannelRef, page: Digest, delivery_id: str) -> str:
-        """Print the digest page."""
+    async def post(
+        self, channel: ChannelRef, page: Digest, delivery_id: str, *, threads: bool = False
+    ) -> str:
+        """Print the digest page (a terminal has no threads)."""
         self.console.print(
             f"\n[bold underline]{escape(page.title)}[/] [dim]→ #{channel.channel}[/]"
         )

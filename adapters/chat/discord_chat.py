@@ -262,8 +262,13 @@ class DiscordChat:
         """Pages of at most 10 embeds and 6,000 characters each."""
         return paginate(digest, fits)
 
-    async def post(self, channel: ChannelRef, page: Digest, delivery_id: str) -> str:
-        """Post one page with the delivery's nonce (enforce_nonce), so a retry never posts twice."""
+    async def post(
+        self, channel: ChannelRef, page: Digest, delivery_id: str, *, threads: bool = False
+    ) -> str:
+        """Post one page with the delivery's nonce (enforce_nonce), so a retry never posts twice.
+
+        `threads` is not supported on Discord yet: the digest is posted without abstracts.
+        """
         if channel.platform != self.platform:
             raise ValueError(f"not a Discord channel: {channel}")
         if not channel.channel.isdigit():
