@@ -93,6 +93,8 @@ async def open_app(
         built_chats,
         clock,
         poll_interval=timedelta(minutes=settings.poll_minutes),
+        retry_base=settings.retry_base_seconds,
+        retry_max=settings.retry_max_seconds,
     )
     handler = CommandHandler(pipeline, default_schedule(settings))
     app = App(settings, stores, pipeline, handler, console, built_sources, built_chats)

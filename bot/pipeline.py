@@ -74,6 +74,8 @@ class Pipeline:
         *,
         poll_interval: timedelta = timedelta(hours=1),
         max_backoff: timedelta = timedelta(hours=12),
+        retry_base: float = 5.0,
+        retry_max: float = 3600.0,
         book: MatchBook | None = None,
     ) -> None:
         self.stores = stores
@@ -82,6 +84,8 @@ class Pipeline:
         self.clock = clock
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
+        self.retry_base = retry_base
+        self.retry_max = retry_max
         self.book = book or MatchBook()
         self.disabled_platforms: dict[str, str] = {}
 
@@ -377,9 +381,9 @@ class Pipeline:
             pages=page.pages,
         )
 
-    @staticmethod
-    def _retry_delay(attempt: int, retry_after: float | None) -> timedelta:
-        """Exponential backoff with jitter, at least the platform's Retry-After, at most 1 hour."""
-        base = min(3600.0, 5.0 * 2 ** min(attempt - 1, 10))
+    def _retry_delay(self, attempt: int, retry_after: float | None) -> timedelta:
+        """Exponential backoff with jitter, at least the platform's Retry-After, at most
+        `retry_max` (unless Retry-After asks for more)."""
+        base = min(self.retry_max, self.retry_base * 2 ** min(attempt - 1, 20))
         delay = base / 2 + random.uniform(0, base / 2)
         return timedelta(seconds=max(delay, retry_after or 0.0))

@@ -9,7 +9,7 @@ import signal
 from datetime import timedelta
 
 from bot.app import open_app
-from bot.ports import ChatAuthError
+from bot.ports import ChatError
 from bot.scheduler import Scheduler
 from config.settings import Settings
 from storage.db import sqlite_path
@@ -40,13 +40,15 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
     try:
         async with open_app(settings) as app:
             scheduler = Scheduler(
-                app.pipeline, poll_interval=timedelta(minutes=settings.poll_minutes)
+                app.pipeline,
+                poll_interval=timedelta(minutes=settings.poll_minutes),
+                sweep_every=timedelta(seconds=settings.sweep_seconds),
             )
             app.handler.on_channel_change = scheduler.on_channel_change
             for name, chat in list(app.chats.items()):
                 try:
                     await chat.start(app.handler)
-                except ChatAuthError as exc:
+                except ChatError as exc:  # bad token, unreachable, port taken: go on without it
                     log.error("%s not started: %s (the rest of the bot goes on)", name, exc)
                     app.pipeline.disabled_platforms[name] = f"{name} not started: {exc}"
             await scheduler.start()

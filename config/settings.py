@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     feeds: CommaList = []
     poll_minutes: int = Field(60, ge=1, le=24 * 60)
     sweep_seconds: float = Field(60.0, ge=0.2, le=3600)
+    retry_base_seconds: float = Field(5.0, ge=0.05, le=600)
+    retry_max_seconds: float = Field(3600.0, ge=0.1, le=86400)
     default_schedule: time = time(9, 0)
     default_timezone: str = "UTC"
     default_days: str = "daily"
