@@ -29,12 +29,15 @@ class FetchResult:
     the newest id seen...); it is stored by the pipeline and handed back to the next `fetch`.
     `bad_entries` counts entries or responses that were dropped as malformed (each also logged).
     `not_modified` is true when every request was answered 304 and nothing was parsed.
+    `updates` are newer versions of papers the source says were announced before (arXiv
+    replacements): merge them into records already stored, never insert or announce them as new.
     """
 
     papers: list[Paper]
     cursor: Mapping[str, str] = field(default_factory=dict)
     bad_entries: int = 0
     not_modified: bool = False
+    updates: list[Paper] = field(default_factory=list)
 
 
 class SourceError(Exception):
