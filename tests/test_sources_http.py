@@ -11,6 +11,7 @@ import pytest
 
 from adapters.sources.http import (
     ARXIV_GATE,
+    Fetched,
     HostGates,
     HttpFailure,
     PoliteClient,
@@ -18,6 +19,9 @@ from adapters.sources.http import (
     retry_after_seconds,
     validators_of,
 )
+from adapters.sources.polling import Poll
+from adapters.sources.sanitize import Parsed
+from bot.models import Paper
 from bot.ports import SourceError
 from tests.source_fakes import FakeTime, FakeWeb, conditional, ok
 
@@ -227,3 +231,23 @@ async def test_no_http_client_exists_before_the_first_request() -> None:
     assert http._client is None
     await http.aclose()
     assert http._client is None
+
+
+async def test_a_parser_crash_is_one_failed_request_and_the_poll_goes_on() -> None:
+    web = FakeWeb(FakeTime())
+    good, bad = "https://a.example/good", "https://a.example/bad"
+    web.on(good, ok(b"fine"))
+    web.on(bad, ok(b"surprising"))
+
+    def parse(fetched: Fetched) -> Parsed:
+        if fetched.content == b"surprising":
+            raise IndexError("a parser bug")
+        return Parsed(papers=(Paper(id="url:https://a.example/1", title="Kept"),))
+
+    poll = Poll("feed", client(web), {})
+    assert not (await poll.get(good, parse)).failed
+    assert (await poll.get(bad, parse)).failed
+    result = poll.result()
+    assert [p.title for p in result.papers] == ["Kept"]
+    assert result.bad_entries == 1
+    assert poll.failures == [f"feed: GET {bad}: parsing failed (IndexError)"]

@@ -73,6 +73,12 @@ class Poll:
         except MalformedResponse as exc:
             self.fail(url, f"{self.source}: GET {url}: unusable response: {exc}")
             return Outcome(None)
+        except Exception as exc:
+            # Bytes from the network reached a parser (ours or feedparser) in a way nobody
+            # foresaw: log the traceback so it gets fixed, and let the other requests go on.
+            log.exception("%s: GET %s: parsing failed", self.source, url)
+            self.fail(url, f"{self.source}: GET {url}: parsing failed ({type(exc).__name__})")
+            return Outcome(None)
         self.add(parsed, url)
         if parsed.complete:
             self.cursor.update(validators_of(fetched))
