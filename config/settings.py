@@ -35,6 +35,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
+        env_ignore_empty=True,
     )
 
     slack_bot_token: str | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
@@ -51,6 +52,7 @@ class Settings(BaseSettings):
     arxiv_mode: str = "rss"
     feeds: CommaList = []
     poll_minutes: int = Field(60, ge=1, le=24 * 60)
+    sweep_seconds: float = Field(60.0, ge=0.2, le=3600)
     default_schedule: time = time(9, 0)
     default_timezone: str = "UTC"
     default_days: str = "daily"
