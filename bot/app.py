@@ -96,7 +96,8 @@ async def open_app(
         retry_base=settings.retry_base_seconds,
         retry_max=settings.retry_max_seconds,
     )
-    handler = CommandHandler(pipeline, default_schedule(settings))
+    live_trending = getattr(built_sources.get("huggingface"), "trending", None)
+    handler = CommandHandler(pipeline, default_schedule(settings), trending=live_trending)
     app = App(settings, stores, pipeline, handler, console, built_sources, built_chats)
     try:
         yield app

@@ -23,6 +23,7 @@ from bot.matcher import explain
 from bot.models import ChannelRef, Command, InvalidChannelId, Match
 from bot.query import QueryError, parse
 from bot.runner import RunError
+from bot.stores import SourceState
 from config.settings import Settings, SettingsError, load_settings
 from storage import DatabaseError
 
@@ -264,7 +265,7 @@ def status() -> None:
     """Sources' health, channels and pending deliveries."""
 
     async def main() -> None:
-        async with open_app(_settings(), sources=[]) as app:
+        async with open_app(_settings()) as app:
             await _status(app)
 
     _run(main)
@@ -275,25 +276,35 @@ async def _status(app: App) -> None:
 
     now = app.pipeline.clock()
     out.print(f"papers stored: {await app.stores.papers.count()}")
+    configured = {name: getattr(src, "describe", lambda: "")() for name, src in app.sources.items()}
     table = Table(
         "source",
+        "reads",
         "health",
         "last success",
         "last error",
-        "failures",
         "new last poll",
         "bad entries",
         "next poll",
         title="Sources",
     )
-    for st in await app.stores.sources.all():
-        health = "ok" if st.failures == 0 else f"failing ({st.failures})"
+    states = {st.name: st for st in await app.stores.sources.all()}
+    for name in sorted(set(states) | set(configured)):
+        st = states.get(name) or SourceState(name=name)
+        if st.last_poll_at is None:
+            health = "not polled yet"
+        elif st.failures:
+            health = f"failing ({st.failures} in a row)"
+        else:
+            health = "ok"
+        if name not in configured:
+            health += " (not configured now)"
         table.add_row(
-            st.name,
+            name,
+            configured.get(name, ""),
             health,
             _when(st.last_success_at),
             (st.last_error or "")[:60],
-            str(st.failures),
             str(st.last_count),
             str(st.bad_entries),
             _when(st.next_poll_at),
