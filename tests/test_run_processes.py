@@ -1,5 +1,9 @@
-"""`paperbot run` killed with SIGKILL at random points, 20+ times, against a Slack stand-in that
-fails a third of the posts: in the end every matching (channel, paper) is posted exactly once."""
+"""`paperbot run` as real processes against a Slack stand-in.
+
+- Killed with SIGKILL at random points, 20+ times, while a third of the posts fail: in the end
+  every matching (channel, paper) is posted exactly once.
+- Two replicas against one PostgreSQL database: every digest is posted once.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from bot.query import parse
 from storage import build_stores
 from storage.db import open_database
 from storage.tables import deliveries
+from tests.conftest import PG_URL, pg_reason, reset_postgres
 from tests.fakes import FakeChat
 from tests.slack_standin import LOST_RESPONSE, SlackStandin
 
@@ -59,6 +64,7 @@ class ChaosSlack(SlackStandin):
         self.seen = 0
         self.killed = 0
         self.activity = asyncio.Event()
+        self.latency = 0.0  # seconds chat.postMessage takes to answer, like a real server
 
     def arm(self, pid: int, kill_at: int) -> None:
         self.pid, self.kill_at, self.seen = pid, kill_at, 0
@@ -81,7 +87,58 @@ class ChaosSlack(SlackStandin):
                 self.fail(method, "internal_error", status=500)
             else:
                 self.fail(method, "ratelimited", status=429, retry_after=1)
+        if method == "chat.postMessage" and self.latency:
+            await asyncio.sleep(self.latency)
         return await super()._api(request)
+
+
+RUN = [sys.executable, "-c", "from bot.cli import main; main()", "run"]
+
+
+def bot_env(slack: SlackStandin, url: str) -> dict[str, str]:
+    """The environment of a `paperbot run` process posting to the stand-in over HTTP mode."""
+    env = {
+        **os.environ,
+        "PAPERBOT_DATABASE_URL": url,
+        "PAPERBOT_SOURCES": "sample",
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": "secret",
+        "PAPERBOT_SLACK_API_URL": slack.api_url,
+        "PAPERBOT_PORT": str(free_port()),
+        "PAPERBOT_SWEEP_SECONDS": "0.2",
+        "PAPERBOT_RETRY_BASE_SECONDS": "0.1",
+        "PAPERBOT_RETRY_MAX_SECONDS": "1",
+        "PAPERBOT_LOG_LEVEL": "WARNING",
+    }
+    for name in ("SLACK_APP_TOKEN", "DISCORD_BOT_TOKEN"):
+        env.pop(name, None)
+    return env
+
+
+async def wait_until_all_sent(
+    slack: SlackStandin, url: str, expected: set[tuple[str, str]]
+) -> None:
+    """Until every expected (channel, paper) is in the ledger and sent, waking on each API call."""
+    for _ in range(400):
+        rows = await ledger(url)
+        done = {(c, p) for c, p, _, state in rows if state == "sent"}
+        if rows and done >= expected and len(done) == len(rows):
+            return
+        slack.activity.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(slack.activity.wait(), timeout=10)
+    raise AssertionError("the ledger never got all sent")
+
+
+def assert_exactly_once(slack: SlackStandin, rows: list[tuple[str, str, str, str]]) -> None:
+    """Every message of the ledger is in the channel once, and nothing else is."""
+    posted = Counter(
+        m["metadata"]["event_payload"]["delivery_id"]
+        for msgs in slack.messages.values()
+        for m in msgs
+    )
+    assert set(posted) == {d for _, _, d, _ in rows}  # every message in the ledger landed
+    assert max(posted.values()) == 1  # and none twice
 
 
 def free_port() -> int:
@@ -140,22 +197,8 @@ async def test_sigkill_at_random_points_posts_everything_exactly_once(tmp_path):
     async with ChaosSlack(seed=1) as slack:
         expected = await prepare(url, slack.workspace.team_id)
         assert len(expected) > 100
-        env = {
-            **os.environ,
-            "PAPERBOT_DATABASE_URL": url,
-            "PAPERBOT_SOURCES": "sample",
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_SIGNING_SECRET": "secret",
-            "PAPERBOT_SLACK_API_URL": slack.api_url,
-            "PAPERBOT_PORT": str(free_port()),
-            "PAPERBOT_SWEEP_SECONDS": "0.2",
-            "PAPERBOT_RETRY_BASE_SECONDS": "0.1",
-            "PAPERBOT_RETRY_MAX_SECONDS": "1",
-            "PAPERBOT_LOG_LEVEL": "WARNING",
-        }
-        env.pop("SLACK_APP_TOKEN", None)
-        env.pop("DISCORD_BOT_TOKEN", None)
-        command = [sys.executable, "-c", "from bot.cli import main; main()", "run"]
+        env = bot_env(slack, url)
+        command = RUN
 
         async def start() -> asyncio.subprocess.Process:
             return await asyncio.create_subprocess_exec(
@@ -183,17 +226,7 @@ async def test_sigkill_at_random_points_posts_everything_exactly_once(tmp_path):
 
         # A last run, still with failing posts, until the ledger is all sent.
         proc = await start()
-        for _ in range(400):
-            rows = await ledger(url)
-            if (
-                rows
-                and all(state == "sent" for *_, state in rows)
-                and {(c, p) for c, p, _, _ in rows} >= expected
-            ):
-                break
-            slack.activity.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(slack.activity.wait(), timeout=10)
+        await wait_until_all_sent(slack, url, expected)
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), timeout=30) == 0
 
@@ -201,12 +234,37 @@ async def test_sigkill_at_random_points_posts_everything_exactly_once(tmp_path):
         assert slack.killed >= KILLS
         assert len(idle_kills) < KILLS / 2, f"most kills found no work left: {idle_kills}"
         assert {(c, p) for c, p, _, _ in rows} == expected  # none lost, none extra
-        assert all(state == "sent" for *_, state in rows)
-        posted = Counter(
-            m["metadata"]["event_payload"]["delivery_id"]
-            for msgs in slack.messages.values()
-            for m in msgs
-        )
-        delivery_ids = {d for _, _, d, _ in rows}
-        assert set(posted) == delivery_ids  # every message in the ledger landed
-        assert max(posted.values()) == 1  # and none twice
+        assert_exactly_once(slack, rows)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not PG_URL, reason=pg_reason)
+async def test_two_replicas_on_postgresql_post_every_digest_once(tmp_path):
+    await reset_postgres(PG_URL)
+    async with ChaosSlack(seed=2) as slack:
+        slack.rng = random.Random(0)
+        slack.rng.random = lambda: 1.0  # type: ignore[method-assign]  # no failures: just the race
+        slack.latency = 0.05  # posts take a while, so the replicas' work overlaps
+        expected = await prepare(PG_URL, slack.workspace.team_id)
+        replicas = [
+            await asyncio.create_subprocess_exec(
+                *RUN,
+                env=bot_env(slack, PG_URL),
+                cwd=tmp_path,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            for _ in range(2)
+        ]
+        try:
+            await wait_until_all_sent(slack, PG_URL, expected)
+        finally:
+            for proc in replicas:
+                proc.send_signal(signal.SIGTERM)
+            codes = [await asyncio.wait_for(p.wait(), timeout=30) for p in replicas]
+        assert codes == [0, 0]
+        rows = await ledger(PG_URL)
+        assert {(c, p) for c, p, _, _ in rows} == expected
+        assert_exactly_once(slack, rows)
+        # both replicas did work: each answered auth.test and posted under its own locks
+        assert len(slack.calls_to("auth.test")) == 2
