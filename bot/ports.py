@@ -29,10 +29,12 @@ class FetchResult:
     the newest id seen...); it is stored by the pipeline and handed back to the next `fetch`.
     `bad_entries` counts entries or responses that were dropped as malformed (each also logged).
     `not_modified` is true when every request was answered 304 and nothing was parsed.
+    `updates` are revisions of papers (arXiv replacements): merged into stored records, never new.
     """
 
     papers: list[Paper]
     cursor: Mapping[str, str] = field(default_factory=dict)
+    updates: list[Paper] = field(default_factory=list)
     bad_entries: int = 0
     not_modified: bool = False
 
@@ -63,11 +65,18 @@ class ChatError(Exception):
 
 
 class TransientChatError(ChatError):
-    """Worth retrying later: timeouts, 5xx, rate limits (`retry_after` in seconds when known)."""
+    """Worth retrying later: timeouts, 5xx, rate limits (`retry_after` in seconds when known).
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    `uncertain` says the message may have been posted anyway (a timeout or a lost response after
+    the request went out): the next attempt looks for it (find_delivery) before posting again.
+    """
+
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, uncertain: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.uncertain = uncertain
 
 
 class ChannelUnavailable(ChatError):
@@ -91,9 +100,13 @@ class Chat(Protocol):
         """Split a digest into pages that each fit in one message of this platform."""
         ...
 
-    async def post(self, channel: ChannelRef, page: Digest, delivery_id: str) -> str:
+    async def post(
+        self, channel: ChannelRef, page: Digest, delivery_id: str, *, threads: bool = False
+    ) -> str:
         """Post one page as one message carrying `delivery_id`; return the message id.
 
+        With `threads`, each paper's full abstract follows in the message's thread, where the
+        platform has threads (best effort: a failed thread reply never fails the post).
         Raises TransientChatError, ChannelUnavailable or ChatAuthError.
         """
         ...

@@ -11,6 +11,8 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SOURCE_NAMES = ("huggingface", "arxiv", "feed", "sample")
+ARXIV_MODES = ("rss", "api", "both")
+_CATEGORY = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
 CommaList = Annotated[list[str], NoDecode]
 
 
@@ -33,6 +35,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
+        env_ignore_empty=True,
     )
 
     slack_bot_token: str | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
@@ -46,8 +49,12 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./data/paperbot.db"
     sources: CommaList = ["huggingface", "arxiv"]
     arxiv_categories: CommaList = ["cs.CV", "cs.LG", "cs.CL", "cs.AI"]
+    arxiv_mode: str = "rss"
     feeds: CommaList = []
     poll_minutes: int = Field(60, ge=1, le=24 * 60)
+    sweep_seconds: float = Field(60.0, ge=0.2, le=3600)
+    retry_base_seconds: float = Field(5.0, ge=0.05, le=600)
+    retry_max_seconds: float = Field(3600.0, ge=0.1, le=86400)
     default_schedule: time = time(9, 0)
     default_timezone: str = "UTC"
     default_days: str = "daily"
@@ -74,6 +81,29 @@ class Settings(BaseSettings):
         unknown = [name for name in value if name not in SOURCE_NAMES]
         if unknown:
             raise ValueError(f"unknown source {unknown[0]!r}; expected some of {SOURCE_NAMES}")
+        return value
+
+    @field_validator("arxiv_mode")
+    @classmethod
+    def _arxiv_mode(cls, value: str) -> str:
+        if value not in ARXIV_MODES:
+            raise ValueError(f"expected one of {', '.join(ARXIV_MODES)}")
+        return value
+
+    @field_validator("arxiv_categories")
+    @classmethod
+    def _categories(cls, value: list[str]) -> list[str]:
+        bad = [cat for cat in value if not _CATEGORY.match(cat)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not an arXiv category such as cs.CV or hep-th")
+        return value
+
+    @field_validator("feeds")
+    @classmethod
+    def _feed_urls(cls, value: list[str]) -> list[str]:
+        bad = [url for url in value if not re.match(r"^https?://[^\s/]+", url)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not an http(s) feed URL")
         return value
 
     @field_validator("default_timezone")

@@ -1,0 +1,179 @@
+"""The `/papers` application command group: typed, described options in, command text out.
+
+Each subcommand only rebuilds the text the shared handler parses (`/papers schedule time:09:00
+timezone:Europe/Berlin days:weekdays` -> `schedule 09:00 Europe/Berlin weekdays`) and hands it to
+the adapter's runner; what the text means is bot.commands' business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import cache
+from typing import Literal
+from zoneinfo import available_timezones
+
+import discord
+from discord import app_commands
+
+CommandRunner = Callable[[discord.Interaction, str], Awaitable[None]]
+
+MAX_QUERY = 256  # the query language's own limit; Discord enforces it in the client too
+MAX_CHOICES = 25  # Discord's limit on autocomplete suggestions
+
+
+@cache
+def _zones() -> tuple[str, ...]:
+    return tuple(sorted(available_timezones()))
+
+
+def zone_suggestions(typed: str) -> list[str]:
+    """IANA time zones for the `timezone` option: those containing what was typed, prefix first."""
+    needle = typed.strip().lower().replace(" ", "_")
+    found = [z for z in _zones() if needle in z.lower()]
+    found.sort(key=lambda z: (not z.lower().startswith(needle), z))
+    return found[:MAX_CHOICES]
+
+
+def settings_text(max: int | None, min_upvotes: int | None, threads: bool | None) -> str:
+    """`settings max=5 min-upvotes=3 threads=on` from the options given (only those)."""
+    parts = ["settings"]
+    if max is not None:
+        parts.append(f"max={max}")
+    if min_upvotes is not None:
+        parts.append(f"min-upvotes={min_upvotes}")
+    if threads is not None:
+        parts.append(f"threads={'on' if threads else 'off'}")
+    return " ".join(parts)
+
+
+def schedule_text(time: str, timezone: str | None, days: str | None) -> str:
+    """`schedule 09:00 Europe/Berlin weekdays`, or `schedule off`."""
+    parts = ["schedule", time.strip()]
+    if time.strip().lower() != "off":
+        parts.extend(p.strip() for p in (timezone, days) if p and p.strip())
+    return " ".join(parts)
+
+
+@app_commands.guild_only()
+class PapersGroup(app_commands.Group, name="papers", description="New research papers, daily"):
+    """`/papers <subcommand>`: every subcommand of the product, each with typed options."""
+
+    def __init__(self, run: CommandRunner) -> None:
+        super().__init__()
+        self._run = run
+
+    @app_commands.command(
+        description='Follow a query: words, "phrases", OR, -exclusions, title:, cat:'
+    )
+    @app_commands.describe(query='e.g. diffusion video, "classifier-free guidance", cat:cs.CV')
+    async def subscribe(
+        self, interaction: discord.Interaction, query: app_commands.Range[str, 1, MAX_QUERY]
+    ) -> None:
+        """Add a subscription to this channel."""
+        await self._run(interaction, f"subscribe {query.strip()}")
+
+    @app_commands.command(description="Stop following a query")
+    @app_commands.describe(target="the query as subscribed, its #id from /papers list, or all")
+    async def unsubscribe(
+        self, interaction: discord.Interaction, target: app_commands.Range[str, 1, MAX_QUERY]
+    ) -> None:
+        """Remove one subscription, or all."""
+        await self._run(interaction, f"unsubscribe {target.strip()}")
+
+    @app_commands.command(
+        name="list", description="This channel's subscriptions, schedule and settings"
+    )
+    async def list_(self, interaction: discord.Interaction) -> None:
+        """Show the channel's set-up."""
+        await self._run(interaction, "list")
+
+    @app_commands.command(description="Post the digest now: matching papers not yet posted here")
+    async def digest(self, interaction: discord.Interaction) -> None:
+        """Post the digest to the channel."""
+        await self._run(interaction, "digest")
+
+    @app_commands.command(description="Show the next digest to you only; marks nothing as posted")
+    async def preview(self, interaction: discord.Interaction) -> None:
+        """Preview the next digest."""
+        await self._run(interaction, "preview")
+
+    @app_commands.command(description="The best stored matches of the last 30 days, shown to you")
+    @app_commands.describe(query="same language as subscribe, e.g. diffus* -survey")
+    async def search(
+        self, interaction: discord.Interaction, query: app_commands.Range[str, 1, MAX_QUERY]
+    ) -> None:
+        """Search stored papers."""
+        await self._run(interaction, f"search {query.strip()}")
+
+    @app_commands.command(description="Today's most upvoted Hugging Face papers, unfiltered")
+    async def trending(self, interaction: discord.Interaction) -> None:
+        """Show trending papers."""
+        await self._run(interaction, "trending")
+
+    @app_commands.command(description="When the digest is posted (default 09:00 UTC daily)")
+    @app_commands.describe(
+        time="HH:MM (24-hour), or off",
+        timezone="IANA time zone, e.g. Europe/Berlin (default UTC)",
+        days="every day, or Monday to Friday",
+    )
+    async def schedule(
+        self,
+        interaction: discord.Interaction,
+        time: app_commands.Range[str, 1, 8],
+        timezone: app_commands.Range[str, 1, 64] | None = None,
+        days: Literal["daily", "weekdays"] | None = None,
+    ) -> None:
+        """Set the digest's time, time zone and days."""
+        await self._run(interaction, schedule_text(time, timezone, days))
+
+    @schedule.autocomplete("timezone")
+    async def _timezone_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=z, value=z) for z in zone_suggestions(current)]
+
+    @app_commands.command(description="Digest size, upvote floor, full abstracts in a thread")
+    @app_commands.describe(
+        max="papers per digest (default 10)",
+        min_upvotes="leave out papers with fewer Hugging Face upvotes",
+        threads="post full abstracts in a thread under the digest",
+    )
+    async def settings(
+        self,
+        interaction: discord.Interaction,
+        max: app_commands.Range[int, 1, 50] | None = None,
+        min_upvotes: app_commands.Range[int, 0, 100_000] | None = None,
+        threads: bool | None = None,
+    ) -> None:
+        """Change the channel's digest settings (no options: show them)."""
+        await self._run(interaction, settings_text(max, min_upvotes, threads))
+
+    @app_commands.command(description="Stop posting digests here; subscriptions are kept")
+    async def pause(self, interaction: discord.Interaction) -> None:
+        """Pause the channel."""
+        await self._run(interaction, "pause")
+
+    @app_commands.command(description="Start posting digests here again")
+    async def resume(self, interaction: discord.Interaction) -> None:
+        """Resume the channel."""
+        await self._run(interaction, "resume")
+
+    @app_commands.command(name="help", description="How to use paperbot, with examples")
+    async def help_(self, interaction: discord.Interaction) -> None:
+        """Show usage."""
+        await self._run(interaction, "help")
+
+
+def build_tree(client: discord.Client, run: CommandRunner) -> app_commands.CommandTree:
+    """The client's command tree, holding the `papers` group whose subcommands call `run`."""
+    tree = app_commands.CommandTree(client)
+    tree.add_command(PapersGroup(run))
+    return tree
+
+
+def papers_group(tree: app_commands.CommandTree) -> PapersGroup:
+    """The `papers` group of a tree built by build_tree."""
+    group = tree.get_command("papers")
+    if not isinstance(group, PapersGroup):
+        raise LookupError("the tree holds no /papers group")
+    return group

@@ -1,0 +1,1 @@
+"""paperbot's benchmarks: each bench_*.py module prints its figures and checks its targets."""

@@ -1,0 +1,110 @@
+"""The composition root: settings -> storage -> sources -> chats -> pipeline -> commands."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from adapters.chat.console import ConsoleChat
+from adapters.sources.registry import build_sources
+from bot.commands import CommandHandler
+from bot.models import Days, Schedule
+from bot.pipeline import Pipeline
+from bot.ports import Chat, Clock, PaperSource, utcnow
+from bot.stores import Stores
+from config.settings import Settings
+from storage import build_stores, open_database, ping
+
+log = logging.getLogger(__name__)
+
+
+def default_schedule(settings: Settings) -> Schedule:
+    """The schedule new channels get."""
+    return Schedule(
+        at=settings.default_schedule,
+        timezone=settings.default_timezone,
+        days=Days(settings.default_days),
+    )
+
+
+@dataclass
+class App:
+    """Everything a running paperbot holds, wired once."""
+
+    settings: Settings
+    stores: Stores
+    pipeline: Pipeline
+    handler: CommandHandler
+    console: ConsoleChat
+    sources: dict[str, PaperSource] = field(default_factory=dict)
+    chats: dict[str, Chat] = field(default_factory=dict)
+
+    async def healthy(self) -> bool:
+        """Whether the database answers (for /healthz)."""
+        return await ping(self.engine)
+
+    @property
+    def engine(self):  # type: ignore[no-untyped-def]
+        """The database engine behind the stores."""
+        return self.stores.papers.engine  # type: ignore[attr-defined]
+
+
+def build_chats(
+    settings: Settings, console: ConsoleChat, health: Callable[[], Awaitable[bool]]
+) -> dict[str, Chat]:
+    """The console, plus every platform whose token is set."""
+    chats: dict[str, Chat] = {"console": console}
+    if settings.slack_bot_token:
+        from adapters.chat.slack import SlackChat
+
+        chats["slack"] = SlackChat.from_settings(settings, health)
+    if settings.discord_bot_token:
+        from adapters.chat.discord_chat import DiscordChat
+
+        chats["discord"] = DiscordChat.from_settings(settings)
+    return chats
+
+
+@asynccontextmanager
+async def open_app(
+    settings: Settings,
+    *,
+    sources: Sequence[str] | None = None,
+    chats: Mapping[str, Chat] | None = None,
+    clock: Clock = utcnow,
+    console: ConsoleChat | None = None,
+) -> AsyncIterator[App]:
+    """Open the database (migrating it), build sources and chats, and close them all after."""
+    engine = await open_database(settings.database_url)
+    stores = build_stores(engine)
+    console = console or ConsoleChat()
+    built_sources = {s.name: s for s in build_sources(settings, sources, clock=clock)}
+    built_chats = (
+        dict(chats)
+        if chats is not None
+        else build_chats(settings, console, health=lambda: ping(engine))
+    )
+    pipeline = Pipeline(
+        stores,
+        built_sources,
+        built_chats,
+        clock,
+        poll_interval=timedelta(minutes=settings.poll_minutes),
+        retry_base=settings.retry_base_seconds,
+        retry_max=settings.retry_max_seconds,
+    )
+    live_trending = getattr(built_sources.get("huggingface"), "trending", None)
+    handler = CommandHandler(pipeline, default_schedule(settings), trending=live_trending)
+    app = App(settings, stores, pipeline, handler, console, built_sources, built_chats)
+    try:
+        yield app
+    finally:
+        for source in built_sources.values():
+            try:
+                await source.aclose()
+            except Exception as exc:  # closing must not mask the real outcome
+                log.warning("closing source %s: %s", source.name, exc)
+        await engine.dispose()

@@ -1,0 +1,70 @@
+"""`paperbot run`: the long-running bot, until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from datetime import timedelta
+
+from bot.app import open_app
+from bot.ports import ChatError
+from bot.scheduler import Scheduler
+from config.settings import Settings
+from storage.db import sqlite_path
+from storage.locks import AlreadyRunning, ProcessFileLock
+
+log = logging.getLogger(__name__)
+
+
+class RunError(Exception):
+    """The bot cannot start; the message says why."""
+
+
+async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Start every configured platform and the scheduler; run until `stop` or a signal."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+            loop.add_signal_handler(sig, stop.set)
+    file_lock = None
+    path = sqlite_path(settings.database_url)
+    if path is not None:
+        file_lock = ProcessFileLock(path)
+        try:
+            file_lock.acquire()
+        except AlreadyRunning as exc:
+            raise RunError(str(exc)) from None
+    try:
+        async with open_app(settings) as app:
+            scheduler = Scheduler(
+                app.pipeline,
+                poll_interval=timedelta(minutes=settings.poll_minutes),
+                sweep_every=timedelta(seconds=settings.sweep_seconds),
+            )
+            app.handler.on_channel_change = scheduler.on_channel_change
+            for name, chat in list(app.chats.items()):
+                try:
+                    await chat.start(app.handler)
+                except ChatError as exc:  # bad token, unreachable, port taken: go on without it
+                    log.error("%s not started: %s (the rest of the bot goes on)", name, exc)
+                    app.pipeline.disabled_platforms[name] = f"{name} not started: {exc}"
+            await scheduler.start()
+            log.info(
+                "paperbot running: sources %s, platforms %s",
+                ", ".join(app.sources) or "none",
+                ", ".join(app.chats),
+            )
+            await stop.wait()
+            log.info("stopping")
+            await scheduler.stop()
+            for chat in app.chats.values():
+                try:
+                    await chat.stop()
+                except Exception as exc:
+                    log.warning("stopping %s: %s", chat.platform, exc)
+    finally:
+        if file_lock is not None:
+            file_lock.release()

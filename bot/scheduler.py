@@ -1,0 +1,187 @@
+"""Wakes things up on time: source polls at their interval, channel digests at their schedule.
+
+The scheduler holds no truth of its own: whether a digest is due is read from the database
+(the channel's last digest against its latest scheduled slot), so a restart, a missed slot or a
+second replica never posts twice, and a schedule changed by a command applies at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.models import Channel, ChannelRef, Days, Match
+from bot.pipeline import DeliveryReport, NoChatForPlatform, Pipeline
+from bot.schedules import next_slot, previous_slot
+
+log = logging.getLogger(__name__)
+
+CONCURRENCY = 16  # channels served at once; storage's pool is sized for it
+
+
+def due_slot(channel: Channel, now: datetime) -> datetime | None:
+    """The scheduled slot this channel still owes a digest for, if any (missed ones coalesce)."""
+    if not channel.active or channel.paused or channel.schedule.days is Days.OFF:
+        return None
+    slot = previous_slot(channel.schedule, now)
+    if slot is None:
+        return None
+    served = channel.last_digest_at or channel.created_at
+    if served is not None and served >= slot:
+        return None
+    return slot
+
+
+class Scheduler:
+    """APScheduler jobs that call into the pipeline."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        poll_interval: timedelta,
+        sweep_every: timedelta = timedelta(minutes=1),
+        concurrency: int = CONCURRENCY,
+    ) -> None:
+        self.pipeline = pipeline
+        self.sweep_every = sweep_every
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.aps = AsyncIOScheduler(timezone=UTC)
+        self._sweeping = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Schedule polls, every channel's digest and the sweep; run a first sweep at once."""
+        now = self.pipeline.clock()
+        for name in self.pipeline.sources:
+            self.aps.add_job(
+                self.pipeline.poll,
+                IntervalTrigger(seconds=self.poll_interval.total_seconds(), timezone=UTC),
+                args=[name],
+                id=f"poll:{name}",
+                next_run_time=now,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
+        self.aps.add_job(
+            self.sweep,
+            IntervalTrigger(seconds=self.sweep_every.total_seconds(), timezone=UTC),
+            id="sweep",
+            next_run_time=now,
+            max_instances=1,
+            coalesce=True,
+        )
+        for channel in await self.pipeline.stores.channels.all():
+            self.reschedule(channel)
+        self.aps.start()
+
+    async def stop(self) -> None:
+        """Stop waking things up (jobs already running finish on their own)."""
+        if self.aps.running:
+            self.aps.shutdown(wait=False)
+
+    def reschedule(self, channel: Channel) -> None:
+        """(Re)create the channel's digest job from its current schedule."""
+        job_id = f"digest:{channel.ref}"
+        if self.aps.get_job(job_id):
+            self.aps.remove_job(job_id)
+        schedule = channel.schedule
+        if schedule.days is Days.OFF:
+            return
+        trigger = CronTrigger(
+            hour=schedule.at.hour,
+            minute=schedule.at.minute,
+            day_of_week="mon-fri" if schedule.days is Days.WEEKDAYS else "*",
+            timezone=schedule.timezone,
+        )
+        self.aps.add_job(
+            self.run_due,
+            trigger,
+            args=[channel.ref],
+            id=job_id,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+
+    async def on_channel_change(self, channel: Channel) -> None:
+        """A command changed a channel: its schedule applies at once."""
+        self.reschedule(channel)
+
+    async def run_due(self, ref: ChannelRef) -> DeliveryReport | None:
+        """Post the channel's digest if a slot is owed (the database decides)."""
+        channel = await self.pipeline.stores.channels.get(ref)
+        if channel is None:
+            return None
+        slot = due_slot(channel, self.pipeline.clock())
+        if slot is None:
+            return None
+        try:
+            return await self.pipeline.run_digest(ref, slot=slot)
+        except NoChatForPlatform as exc:
+            log.warning("digest for %s skipped: %s", ref, exc)
+            return None
+
+    async def sweep(self) -> list[DeliveryReport]:
+        """Catch up: owed digests (one per channel however many slots were missed) and open
+        pages whose retry time has come, for many channels at once.
+
+        The papers of the widest window are read and matched once for the whole round; channels
+        are then served concurrently, at most `concurrency` at a time.
+        """
+        if self._sweeping.locked():
+            return []
+        async with self._sweeping:
+            now = self.pipeline.clock()
+            await self.pipeline.sync_subscriptions()
+            counts = await self.pipeline.stores.deliveries.counts()
+            due: list[tuple[Channel, datetime]] = []
+            retry: list[Channel] = []
+            for channel in await self.pipeline.stores.channels.all():
+                if channel.ref.platform not in self.pipeline.chats:
+                    continue
+                slot = due_slot(channel, now)
+                if slot is not None:
+                    due.append((channel, slot))
+                elif channel.active and _open(counts.get(str(channel.ref), {})):
+                    retry.append(channel)
+            by_channel: dict[ChannelRef, list[Match]] = {}
+            if due:
+                start = min(self.pipeline.window_start(c, now) for c, _ in due)
+                papers = await self.pipeline.stores.papers.seen_between(start, now)
+                by_channel = self.pipeline.book.matches(papers)
+            gate = asyncio.Semaphore(self.concurrency)
+
+            async def serve(channel: Channel, slot: datetime | None) -> DeliveryReport | None:
+                async with gate:
+                    try:
+                        if slot is None:
+                            return await self.pipeline.flush(channel.ref)
+                        return await self.pipeline.run_digest(
+                            channel.ref,
+                            slot=slot,
+                            matched=by_channel.get(channel.ref, []),
+                            sync=False,
+                        )
+                    except Exception:  # one channel's trouble never stops the others
+                        log.exception("sweep of %s failed", channel.ref)
+                        return None
+
+            jobs = [serve(c, s) for c, s in due] + [serve(c, None) for c in retry]
+            return [r for r in await asyncio.gather(*jobs) if r is not None]
+
+    def next_run(self, channel: Channel) -> datetime | None:
+        """When the channel's next digest is due."""
+        if channel.paused or not channel.active:
+            return None
+        return next_slot(channel.schedule, self.pipeline.clock())
+
+
+def _open(states: dict[str, int]) -> bool:
+    return any(n for state, n in states.items() if state != "sent")

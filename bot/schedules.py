@@ -1,0 +1,149 @@
+"""Schedules and settings as users type them, and when a schedule fires (DST-correct)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from bot.models import ChannelSettings, Days, Schedule
+
+MAX_ITEMS_LIMIT = 50
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+class ScheduleError(ValueError):
+    """A schedule or setting that cannot be used; the message says what to type instead."""
+
+
+@lru_cache(maxsize=1)
+def _zones() -> tuple[str, ...]:
+    return tuple(sorted(available_timezones()))
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone `name`, or ScheduleError suggesting the closest one."""
+    try:
+        if (name and "/" in name) or name.upper() == "UTC" or name in _zones():
+            return ZoneInfo("UTC" if name.upper() == "UTC" else name)
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    lowered = {z.lower(): z for z in _zones()}
+    if name.lower() in lowered:
+        return ZoneInfo(lowered[name.lower()])
+    close = difflib.get_close_matches(name, _zones(), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]}?)" if close else " (use an IANA name like Europe/Berlin)"
+    raise ScheduleError(f"unknown time zone '{name}'{hint}")
+
+
+def parse_time(text: str) -> time:
+    """`HH:MM` on a 24-hour clock."""
+    m = _TIME.match(text)
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ScheduleError(f"'{text}' is not a time: use HH:MM on a 24-hour clock, e.g. 09:00")
+    return time(int(m.group(1)), int(m.group(2)))
+
+
+def parse_schedule(text: str, current: Schedule) -> Schedule:
+    """`HH:MM [time zone] [daily|weekdays]` or `off`, over the channel's current schedule."""
+    words = text.split()
+    if not words:
+        raise ScheduleError(
+            "Give a time, e.g. `schedule 09:00 Europe/Berlin weekdays`, or `schedule off`."
+        )
+    if len(words) == 1 and words[0].lower() == "off":
+        return replace(current, days=Days.OFF)
+    at = parse_time(words[0])
+    tz = current.timezone
+    days = current.days if current.days is not Days.OFF else Days.DAILY
+    for word in words[1:]:
+        if word.lower() in ("daily", "weekdays"):
+            days = Days(word.lower())
+        else:
+            tz = zone(word).key
+    if len(words) > 3:
+        raise ScheduleError("Too many words: `schedule <HH:MM> [time zone] [daily|weekdays]`.")
+    return Schedule(at=at, timezone=tz, days=days)
+
+
+_SETTING_KEYS = ("max", "min-upvotes", "threads")
+
+
+def parse_settings(text: str, current: ChannelSettings) -> ChannelSettings:
+    """`max=<n> min-upvotes=<n> threads=on|off`, any subset; all valid or nothing changes."""
+    updated = current
+    for word in text.split():
+        key, sep, value = word.partition("=")
+        key = key.lower().replace("_", "-")
+        if not sep or not value:
+            raise ScheduleError(f"'{word}' should look like key=value, e.g. max=5")
+        if key == "max":
+            n = _int(key, value)
+            if not 1 <= n <= MAX_ITEMS_LIMIT:
+                raise ScheduleError(f"max must be between 1 and {MAX_ITEMS_LIMIT}, not {n}")
+            updated = replace(updated, max_items=n)
+        elif key == "min-upvotes":
+            n = _int(key, value)
+            if n < 0:
+                raise ScheduleError("min-upvotes cannot be negative")
+            updated = replace(updated, min_upvotes=n)
+        elif key == "threads":
+            if value.lower() not in ("on", "off"):
+                raise ScheduleError(f"threads must be on or off, not '{value}'")
+            updated = replace(updated, threads=value.lower() == "on")
+        else:
+            close = difflib.get_close_matches(key, _SETTING_KEYS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ScheduleError(
+                f"unknown setting '{key}'{hint}; settings are max, min-upvotes, threads"
+            )
+    return updated
+
+
+def _int(key: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ScheduleError(f"{key} must be a whole number, not '{value}'") from None
+
+
+def fire_times(schedule: Schedule, after: datetime, until: datetime) -> list[datetime]:
+    """The schedule's slots in (after, until], as aware UTC datetimes, DST-correct.
+
+    A wall-clock time skipped by a spring-forward change fires as much later as the clocks jumped
+    (02:30 -> 03:30); one repeated by a fall-back change fires once (its first occurrence).
+    """
+    if schedule.days is Days.OFF or until <= after:
+        return []
+    tz = zone(schedule.timezone)
+    out: list[datetime] = []
+    day = after.astimezone(tz).date() - timedelta(days=1)
+    last = until.astimezone(tz).date()
+    while day <= last:
+        if schedule.days is Days.DAILY or day.weekday() < 5:
+            slot = _wall_to_utc(datetime.combine(day, schedule.at), tz)
+            if after < slot <= until:
+                out.append(slot)
+        day += timedelta(days=1)
+    return out
+
+
+def previous_slot(schedule: Schedule, now: datetime) -> datetime | None:
+    """The latest slot at or before `now` within the last 8 days, if any."""
+    slots = fire_times(schedule, now - timedelta(days=8), now)
+    return slots[-1] if slots else None
+
+
+def next_slot(schedule: Schedule, now: datetime) -> datetime | None:
+    """The first slot after `now`, if the schedule is on."""
+    slots = fire_times(schedule, now, now + timedelta(days=8))
+    return slots[0] if slots else None
+
+
+def _wall_to_utc(naive: datetime, tz: ZoneInfo) -> datetime:
+    # fold=0: a repeated hour counts once (its first occurrence); a skipped wall time maps with
+    # the offset from before the change, i.e. it fires as much later as the clocks jumped.
+    return naive.replace(tzinfo=tz, fold=0).astimezone(UTC)

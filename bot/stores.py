@@ -1,0 +1,126 @@
+"""What the core needs from storage: small protocols, implemented by storage/ over SQLAlchemy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from bot.models import Channel, ChannelRef, Paper, Schedule, Subscription
+
+
+class DuplicateSubscription(Exception):
+    """The channel already has a subscription with this canonical query."""
+
+    def __init__(self, existing: Subscription) -> None:
+        super().__init__(f"already subscribed (#{existing.id})")
+        self.existing = existing
+
+
+@dataclass(frozen=True)
+class LedgerPage:
+    """One message of a digest in the delivery ledger: its papers, in order, and its state."""
+
+    delivery_id: str
+    paper_ids: tuple[str, ...]
+    page: int = 1
+    pages: int = 1
+    more: int = 0
+    state: str = "pending"
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """A source's polling state and health."""
+
+    name: str
+    cursor: Mapping[str, str] = field(default_factory=dict)
+    last_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    failures: int = 0
+    last_count: int = 0
+    bad_entries: int = 0
+    next_poll_at: datetime | None = None
+
+
+class UpsertOutcome(Protocol):
+    """Result of storing sightings."""
+
+    new: list[Paper]
+    updated: int
+
+
+class PaperStore(Protocol):
+    """Stored papers."""
+
+    async def upsert(
+        self, sightings: Iterable[Paper], now: datetime, *, insert_new: bool = True
+    ) -> UpsertOutcome: ...
+    async def get_many(self, ids: Sequence[str]) -> dict[str, Paper]: ...
+    async def seen_between(self, start: datetime | None, end: datetime) -> list[Paper]: ...
+    async def count(self) -> int: ...
+
+
+class ChannelStore(Protocol):
+    """Channels and subscriptions. `subscribe` raises DuplicateSubscription."""
+
+    async def get(self, ref: ChannelRef) -> Channel | None: ...
+    async def ensure(self, ref: ChannelRef, default: Schedule, now: datetime) -> Channel: ...
+    async def save(self, channel: Channel) -> None: ...
+    async def set_inactive(self, ref: ChannelRef, reason: str) -> None: ...
+    async def all(self) -> list[Channel]: ...
+    async def subscribe(
+        self, ref: ChannelRef, query: str, canonical: str, now: datetime
+    ) -> Subscription: ...
+    async def subscriptions(self, ref: ChannelRef) -> list[Subscription]: ...
+    async def all_subscriptions(self) -> list[Subscription]: ...
+    async def unsubscribe(self, ref: ChannelRef, ids: list[int]) -> int: ...
+
+
+class DeliveryStore(Protocol):
+    """The delivery ledger."""
+
+    async def delivered_ids(self, ref: ChannelRef, paper_ids: Sequence[str]) -> set[str]: ...
+    async def record(
+        self, ref: ChannelRef, pages: Sequence[LedgerPage], digest_at: datetime, now: datetime
+    ) -> None: ...
+    async def open_pages(
+        self, ref: ChannelRef, now: datetime | None = None
+    ) -> list[LedgerPage]: ...
+    async def claim(self, delivery_id: str, now: datetime) -> bool: ...
+    async def mark_sent(self, delivery_id: str, message_id: str, now: datetime) -> None: ...
+    async def release(self, delivery_id: str, error: str, retry_at: datetime | None) -> None: ...
+    async def defer(self, delivery_id: str, error: str, retry_at: datetime) -> None: ...
+    async def counts(self) -> dict[str, dict[str, int]]: ...
+
+
+class SourceStateStore(Protocol):
+    """Sources' polling state."""
+
+    async def get(self, name: str) -> SourceState: ...
+    async def all(self) -> list[SourceState]: ...
+    async def save(self, state: SourceState) -> None: ...
+
+
+class ChannelLocks(Protocol):
+    """Mutual exclusion per channel across every process sharing the database."""
+
+    def hold(self, ref: ChannelRef) -> AbstractAsyncContextManager[bool]:
+        """Try to take the channel's lock; yields whether it was taken (never waits long)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Every repository, as the composition root wires them."""
+
+    papers: PaperStore
+    channels: ChannelStore
+    deliveries: DeliveryStore
+    sources: SourceStateStore
+    locks: ChannelLocks

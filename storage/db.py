@@ -1,0 +1,87 @@
+"""The database engine: SQLite (WAL, busy timeout) by default, PostgreSQL through psycopg 3."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or migrated; the message names PAPERBOT_DATABASE_URL."""
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    """Whether this engine is SQLite (single-process mode)."""
+    return engine.dialect.name == "sqlite"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for in-memory or other backends."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database:
+        return None
+    if parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine for `url`; for SQLite the folder is created and WAL mode switched on."""
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    # A channel's advisory lock holds a connection while its work takes another: the pool must
+    # fit two per channel served at once (bot.scheduler.CONCURRENCY) plus the rest of the bot.
+    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
+
+
+async def ping(engine: AsyncEngine) -> bool:
+    """Whether the database answers."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("database ping failed: %s", exc)
+        return False
+
+
+async def open_database(url: str) -> AsyncEngine:
+    """Create the engine, check it answers and apply migrations, or raise DatabaseError."""
+    from storage.migrate import upgrade
+
+    try:
+        engine = create_engine(url)
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        raise DatabaseError(f"PAPERBOT_DATABASE_URL: cannot open {_safe(url)}: {exc}") from None
+    try:
+        await upgrade(engine)
+    except (SQLAlchemyError, OSError) as exc:
+        await engine.dispose()
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise DatabaseError(f"PAPERBOT_DATABASE_URL: cannot open {_safe(url)}: {reason}") from None
+    return engine
+
+
+def _safe(url: str) -> str:
+    """The URL with any password hidden."""
+    return make_url(url).render_as_string(hide_password=True)

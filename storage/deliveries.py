@@ -1,0 +1,157 @@
+"""The delivery ledger: which papers went (or are going) to which channel, in which message."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.models import ChannelRef
+from bot.stores import LedgerPage
+from storage.tables import channels, deliveries
+
+_CHUNK = 500
+
+
+class DeliveryRepository:
+    """Rows unique on (channel, paper); the rows of one message share a delivery_id."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def delivered_ids(self, ref: ChannelRef, paper_ids: Sequence[str]) -> set[str]:
+        """Which of these papers already have a ledger row for the channel (in any state)."""
+        found: set[str] = set()
+        async with self.engine.connect() as conn:
+            for i in range(0, len(paper_ids), _CHUNK):
+                rows = await conn.execute(
+                    select(deliveries.c.paper_id).where(
+                        deliveries.c.channel_id == str(ref),
+                        deliveries.c.paper_id.in_(paper_ids[i : i + _CHUNK]),
+                    )
+                )
+                found.update(r.paper_id for r in rows)
+        return found
+
+    async def record(
+        self, ref: ChannelRef, pages: Sequence[LedgerPage], digest_at: datetime, now: datetime
+    ) -> None:
+        """Write a digest's pages as pending rows and move the channel's window, atomically."""
+        async with self.engine.begin() as conn:
+            rows = [
+                {
+                    "channel_id": str(ref),
+                    "paper_id": pid,
+                    "delivery_id": page.delivery_id,
+                    "position": pos,
+                    "page": page.page,
+                    "pages": page.pages,
+                    "more": page.more,
+                    "state": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                }
+                for page in pages
+                for pos, pid in enumerate(page.paper_ids)
+            ]
+            if rows:
+                await conn.execute(deliveries.insert(), rows)
+            await conn.execute(
+                update(channels).where(channels.c.id == str(ref)).values(last_digest_at=digest_at)
+            )
+
+    async def open_pages(self, ref: ChannelRef, now: datetime | None = None) -> list[LedgerPage]:
+        """The channel's pages not yet sent, pending or sending (outcome unknown), that are due
+        at `now` (all of them when `now` is None), oldest first."""
+        cond = [deliveries.c.channel_id == str(ref), deliveries.c.state != "sent"]
+        if now is not None:
+            cond.append(
+                or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now)
+            )
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(deliveries).where(and_(*cond)).order_by(deliveries.c.id)
+            )
+            pages: dict[str, list] = {}
+            for row in rows:
+                pages.setdefault(row.delivery_id, []).append(row)
+        out = []
+        for did, items in pages.items():
+            items.sort(key=lambda r: r.position)
+            first = items[0]
+            out.append(
+                LedgerPage(
+                    delivery_id=did,
+                    paper_ids=tuple(r.paper_id for r in items),
+                    page=first.page,
+                    pages=first.pages,
+                    more=first.more,
+                    state=first.state,
+                    attempts=first.attempts,
+                )
+            )
+        return out
+
+    async def claim(self, delivery_id: str, now: datetime) -> bool:
+        """Move a pending page to sending; False if someone else has it or it is done."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.delivery_id == delivery_id, deliveries.c.state == "pending")
+                .values(state="sending", attempts=deliveries.c.attempts + 1, next_attempt_at=now)
+            )
+            return (result.rowcount or 0) > 0
+
+    async def mark_sent(self, delivery_id: str, message_id: str, now: datetime) -> None:
+        """The page is in the channel."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.delivery_id == delivery_id)
+                .values(state="sent", message_id=message_id, sent_at=now, last_error=None)
+            )
+
+    async def release(self, delivery_id: str, error: str, retry_at: datetime | None) -> None:
+        """Back to pending after a failure, to be tried again at `retry_at` (None: next round)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.delivery_id == delivery_id, deliveries.c.state != "sent")
+                .values(state="pending", last_error=error[:500], next_attempt_at=retry_at)
+            )
+
+    async def defer(self, delivery_id: str, error: str, retry_at: datetime) -> None:
+        """Keep a page whose post may have landed as sending (to be looked up before it is
+        posted again), not before `retry_at`."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.delivery_id == delivery_id, deliveries.c.state == "sending")
+                .values(last_error=error[:500], next_attempt_at=retry_at)
+            )
+
+    async def counts(self) -> dict[str, dict[str, int]]:
+        """Per channel id, how many rows are in each state."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(deliveries.c.channel_id, deliveries.c.state, func.count()).group_by(
+                    deliveries.c.channel_id, deliveries.c.state
+                )
+            )
+            out: dict[str, dict[str, int]] = defaultdict(dict)
+            for channel_id, state, n in rows:
+                out[channel_id][state] = int(n)
+            return dict(out)
+
+    async def sent(self, ref: ChannelRef) -> list[tuple[str, str]]:
+        """(paper id, message id) of every sent row of the channel."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(deliveries.c.paper_id, deliveries.c.message_id)
+                .where(deliveries.c.channel_id == str(ref), deliveries.c.state == "sent")
+                .order_by(deliveries.c.id)
+            )
+            return [(r.paper_id, r.message_id) for r in rows]

@@ -1,0 +1,147 @@
+"""The database schema: papers, channels, subscriptions, deliveries (the ledger) and source state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no time zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if getattr(dialect, "name", "") == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+papers = Table(
+    "papers",
+    metadata,
+    Column("id", String(300), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("abstract", Text, nullable=False, default=""),
+    Column("authors", JSON, nullable=False, default=list),
+    Column("url", Text, nullable=False, default=""),
+    Column("pdf_url", Text),
+    Column("code_url", Text),
+    Column("project_url", Text),
+    Column("categories", JSON, nullable=False, default=list),
+    Column("upvotes", Integer),
+    Column("comments", Integer),
+    Column("published", UTCDateTime),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("sources", JSON, nullable=False, default=list),
+    Column("ai_summary", Text),
+    Column("ai_keywords", JSON, nullable=False, default=list),
+    Index("ix_papers_first_seen", "first_seen"),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("platform", String(20), nullable=False),
+    Column("workspace", String(80), nullable=False),
+    Column("channel", String(80), nullable=False),
+    Column("schedule_at", String(5), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("days", String(10), nullable=False),
+    Column("max_items", Integer, nullable=False),
+    Column("min_upvotes", Integer, nullable=False),
+    Column("threads", Boolean, nullable=False),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("inactive_reason", Text),
+    Column("last_digest_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "channel_id", String(200), ForeignKey("channels.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("query", Text, nullable=False),
+    Column("canonical", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("channel_id", "canonical", name="uq_subscriptions_channel_canonical"),
+)
+
+# The delivery ledger: one row per (channel, paper), ever. Rows of one message share a
+# delivery_id; state moves pending -> sending -> sent (or back to pending on a transient error).
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel_id", String(200), nullable=False),
+    Column("paper_id", String(300), nullable=False),
+    Column("delivery_id", String(40), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("page", Integer, nullable=False, default=1),
+    Column("pages", Integer, nullable=False, default=1),
+    Column("more", Integer, nullable=False, default=0),
+    Column("state", String(10), nullable=False),
+    Column("message_id", String(100)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("next_attempt_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("channel_id", "paper_id", name="uq_deliveries_channel_paper"),
+    Index("ix_deliveries_delivery_id", "delivery_id"),
+    Index("ix_deliveries_channel_state", "channel_id", "state"),
+)
+
+source_state = Table(
+    "source_state",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("cursor", JSON, nullable=False, default=dict),
+    Column("last_poll_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("last_error_at", UTCDateTime),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("last_count", Integer, nullable=False, default=0),
+    Column("bad_entries", Integer, nullable=False, default=0),
+    Column("next_poll_at", UTCDateTime),
+)

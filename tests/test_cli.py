@@ -1,0 +1,114 @@
+"""The `paperbot` command line, end to end on a temporary SQLite database."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import cli
+
+runner = CliRunner()
+CH = "console:local:general"
+
+
+@pytest.fixture(autouse=True)
+def env(monkeypatch, tmp_path):
+    monkeypatch.setenv("PAPERBOT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("PAPERBOT_SOURCES", "sample")
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(tmp_path)
+
+
+def invoke(*args: str):
+    result = runner.invoke(cli, list(args), catch_exceptions=False)
+    return result
+
+
+def test_subscribe_poll_digest_twice_then_search_json():
+    r = invoke("command", "--channel", CH, "subscribe diffusion")
+    assert r.exit_code == 0 and "Subscribed to diffusion (#1)" in r.output
+
+    r = invoke("poll", "--source", "sample")
+    assert r.exit_code == 0 and "sample: 276 new, 0 updated" in r.output
+
+    r = invoke("digest", "--channel", CH)
+    assert r.exit_code == 0
+    assert "New papers" in r.output and "1. " in r.output and "matched: diffusion" in r.output
+    assert "Posted 10 papers to console:local:general" in r.output
+
+    r = invoke("digest", "--channel", CH)
+    assert "Nothing posted" in r.output and "1. " not in r.output
+
+    r = invoke("search", "diffusion", "--json", "--limit", "5")
+    rows = json.loads(r.output)
+    assert len(rows) == 5
+    assert {"id", "title", "authors", "url", "upvotes", "first_seen", "matched_terms"} <= set(
+        rows[0]
+    )
+    assert all("diffusion" in row["matched_terms"] for row in rows)
+    assert all(
+        "diffusion" in (row["title"]).lower() for row in rows[:3]
+    )  # title matches rank first
+
+
+def test_dry_run_posts_nothing():
+    invoke("command", "--channel", CH, "subscribe diffusion")
+    invoke("poll")
+    r = invoke("digest", "--channel", CH, "--dry-run")
+    assert "1. " in r.output
+    r = invoke("digest", "--channel", CH)
+    assert "Posted 10 papers" in r.output
+
+
+def test_bad_channel_id_is_one_clear_error():
+    r = invoke("command", "--channel", "general", "list")
+    assert r.exit_code == 2
+    assert "invalid channel id 'general': expected platform:workspace:channel" in r.output
+
+
+def test_bad_command_exits_nonzero_with_message():
+    r = invoke("command", "--channel", CH, "subscribe")
+    assert r.exit_code == 1 and "Give a query" in r.output
+
+
+def test_unopenable_database_names_the_setting(monkeypatch):
+    monkeypatch.setenv("PAPERBOT_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    r = invoke("status")
+    assert r.exit_code == 2
+    assert (
+        "PAPERBOT_DATABASE_URL: cannot open postgresql+psycopg://nobody@127.0.0.1:1/none"
+        in r.output
+    )
+
+
+def test_bad_setting_names_it(monkeypatch):
+    monkeypatch.setenv("PAPERBOT_PORT", "eighty")
+    r = invoke("status")
+    assert r.exit_code == 2 and "PAPERBOT_PORT" in r.output
+
+
+def test_status_shows_sources_and_channels():
+    invoke("command", "--channel", CH, "subscribe diffusion")
+    invoke("poll")
+    invoke("digest", "--channel", CH)
+    r = invoke("status")
+    assert "papers stored: 276" in r.output
+    assert "sample" in r.output and "ok" in r.output
+    assert "console:local:general" in r.output and "09:00 UTC daily" in r.output
+
+
+def test_db_upgrade():
+    r = invoke("db", "upgrade")
+    assert r.exit_code == 0 and "revision 0001" in r.output
+
+
+def test_demo_runs_from_the_installed_script(tmp_path):
+    script = [sys.executable, "-c", "from bot.cli import main; main()", "demo"]
+    done = subprocess.run(script, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "sample: 276 new papers stored" in done.stdout
+    assert "1. " in done.stdout and "matched:" in done.stdout

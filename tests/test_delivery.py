@@ -1,0 +1,153 @@
+"""Delivery through failures: retried, backed off, reconciled, never twice, never lost."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from bot.models import ChannelRef
+from bot.pipeline import Pipeline
+from bot.ports import ChannelUnavailable, ChatAuthError, TransientChatError
+from tests.conftest import paper
+from tests.fakes import FakeChat
+
+CH = ChannelRef.parse("console:local:general")
+PAPERS = [paper(i, f"Diffusion paper {i}", upvotes=i) for i in range(1, 8)]
+
+
+async def setup(pipeline, source, chat, page_size=100):  # type: ignore[no-untyped-def]
+    chat.page_size = page_size
+    source.papers = PAPERS
+    await pipeline.poll("list", force=True)
+    await chat.command(CH, "subscribe diffusion")
+
+
+async def test_rate_limit_is_waited_out_and_posted_once(pipeline, source, chat, clock, stores):
+    await setup(pipeline, source, chat)
+    chat.failures = [TransientChatError("ratelimited", retry_after=120)]
+    report = await pipeline.run_digest(CH)
+    assert report.posted == 0 and report.pending == 7
+    assert (await pipeline.flush(CH)).posted == 0  # Retry-After not over yet
+    clock.advance(seconds=119)
+    assert (await pipeline.flush(CH)).posted == 0
+    clock.advance(seconds=2)
+    report = await pipeline.flush(CH)
+    assert report.posted == 1 and report.pending == 0
+    assert len(chat.posts) == 1 and len(chat.posted_ids()) == 7
+
+
+async def test_pages_split_and_a_failure_midway_resumes_where_it_stopped(
+    pipeline, source, chat, clock
+):
+    await setup(pipeline, source, chat, page_size=3)
+    chat.failures = []
+    original = chat.post
+    calls = 0
+
+    async def flaky(channel, page, delivery_id, threads=False):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise TransientChatError("HTTP 500")
+        return await original(channel, page, delivery_id)
+
+    chat.post = flaky  # type: ignore[method-assign]
+    report = await pipeline.run_digest(CH)
+    assert report.posted == 1
+    clock.advance(hours=2)
+    report = await pipeline.flush(CH)
+    assert report.posted == 2 and report.pending == 0
+    ids = chat.posted_ids()
+    assert len(ids) == 7 and len(set(ids)) == 7
+    assert [p.page.page for p in chat.posts] == [1, 2, 3]
+    assert chat.posts[-1].page.pages == 3
+
+
+async def test_lost_response_is_reconciled_not_reposted(pipeline, source, chat, clock):
+    await setup(pipeline, source, chat)
+    chat.lose_responses = 1  # the post lands, the answer never comes back
+    report = await pipeline.run_digest(CH)
+    assert report.posted == 0
+    clock.advance(hours=2)
+    report = await pipeline.flush(CH)
+    assert report.pending == 0
+    assert len(chat.posts) == 1  # found by its delivery id, not posted again
+
+
+async def test_crash_between_claim_and_answer_is_reconciled_after_restart(
+    stores, source, chat, clock
+):
+    first = Pipeline(stores, {"list": source}, {"console": chat}, clock)
+    from bot.commands import CommandHandler
+    from bot.models import Schedule
+
+    await chat.start(CommandHandler(first, Schedule()))
+    await setup(first, source, chat)
+
+    def crash(channel):  # type: ignore[no-untyped-def]
+        raise asyncio.CancelledError  # the process dies mid-request
+
+    chat.before_post = crash
+    with contextlib.suppress(asyncio.CancelledError):
+        await first.run_digest(CH)
+    [page] = await stores.deliveries.open_pages(CH)
+    assert page.state == "sending"
+
+    chat.before_post = None
+    restarted = Pipeline(stores, {"list": source}, {"console": chat}, clock)
+    report = await restarted.flush(CH)
+    assert report.posted == 1 and len(chat.posts) == 1
+
+    # And if the post had landed before the crash, the restart finds it instead.
+    assert (await restarted.flush(CH)).posted == 0
+    assert len(chat.posts) == 1
+
+
+async def test_channel_gone_is_marked_inactive_and_not_retried(
+    pipeline, source, chat, clock, stores
+):
+    await setup(pipeline, source, chat)
+    chat.failures = [ChannelUnavailable("is_archived")]
+    report = await pipeline.run_digest(CH)
+    assert "inactive" in report.note
+    channel = await stores.channels.get(CH)
+    assert not channel.active
+    clock.advance(days=1)
+    assert (await pipeline.flush(CH)).posted == 0
+    assert chat.posts == []
+    # The papers are not lost: resuming the channel posts them.
+    await chat.command(CH, "resume")
+    assert (await pipeline.flush(CH)).posted == 1
+    assert len(chat.posted_ids()) == 7
+
+
+async def test_bad_credentials_stop_one_platform_only(stores, source, clock):
+    slack = FakeChat(platform="slack")
+    console = FakeChat(platform="console")
+    pipe = Pipeline(stores, {"list": source}, {"slack": slack, "console": console}, clock)
+    from bot.commands import CommandHandler
+    from bot.models import Schedule
+
+    handler = CommandHandler(pipe, Schedule())
+    await slack.start(handler)
+    await console.start(handler)
+    source.papers = PAPERS
+    await pipe.poll("list", force=True)
+    sl = ChannelRef.parse("slack:T1:C1")
+    await slack.command(sl, "subscribe diffusion")
+    await console.command(CH, "subscribe diffusion")
+    slack.failures = [ChatAuthError("invalid_auth")]
+    report = await pipe.run_digest(sl)
+    assert "slack posting stopped" in report.note
+    assert (await pipe.run_digest(CH)).posted == 1
+    clock.advance(hours=1)
+    assert (await pipe.flush(sl)).posted == 0 and slack.posts == []
+
+
+async def test_adapter_bug_does_not_lose_the_page(pipeline, source, chat, clock):
+    await setup(pipeline, source, chat)
+    chat.failures = [RuntimeError("bug")]  # type: ignore[list-item]
+    await pipeline.run_digest(CH)
+    clock.advance(hours=2)
+    assert (await pipeline.flush(CH)).posted == 1
+    assert len(chat.posted_ids()) == 7

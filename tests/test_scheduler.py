@@ -1,0 +1,134 @@
+"""Schedules in time zones and across DST, and the database-driven 'is a digest owed?' rule."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from bot.models import Channel, ChannelRef, Days, Schedule
+from bot.scheduler import Scheduler, due_slot
+from bot.schedules import ScheduleError, fire_times, next_slot, parse_schedule, zone
+
+CH = ChannelRef.parse("console:local:general")
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def test_daily_slots_follow_the_local_clock_across_dst():
+    berlin = Schedule(time(9, 0), "Europe/Berlin", Days.DAILY)
+    slots = fire_times(berlin, utc(2026, 3, 27), utc(2026, 3, 31))
+    assert slots == [
+        utc(2026, 3, 27, 8),
+        utc(2026, 3, 28, 8),
+        utc(2026, 3, 29, 7),
+        utc(2026, 3, 30, 7),
+    ]
+    assert all(s.astimezone(zone("Europe/Berlin")).hour == 9 for s in slots)
+
+
+def test_fall_back_repeated_hour_fires_once():
+    ny = Schedule(time(1, 30), "America/New_York", Days.DAILY)
+    slots = fire_times(ny, utc(2026, 11, 1, 0), utc(2026, 11, 2, 0))
+    assert slots == [utc(2026, 11, 1, 5, 30)]  # 01:30 EDT, the first of the two
+
+
+def test_spring_forward_gap_fires_later_that_day():
+    berlin = Schedule(time(2, 30), "Europe/Berlin", Days.DAILY)
+    [slot] = fire_times(berlin, utc(2026, 3, 28, 12), utc(2026, 3, 29, 12))
+    assert slot.astimezone(zone("Europe/Berlin")).strftime("%H:%M") == "03:30"
+
+
+def test_weekdays_skip_the_weekend_in_the_channel_zone():
+    tokyo = Schedule(time(8, 0), "Asia/Tokyo", Days.WEEKDAYS)
+    slots = fire_times(tokyo, utc(2026, 11, 27), utc(2026, 12, 2))  # Fri 27 .. Tue 1 (JST)
+    local_days = [s.astimezone(zone("Asia/Tokyo")).strftime("%a") for s in slots]
+    assert local_days == ["Mon", "Tue", "Wed"] or local_days == ["Mon", "Tue"]
+    assert "Sat" not in local_days and "Sun" not in local_days
+
+
+def test_off_never_fires():
+    assert fire_times(Schedule(days=Days.OFF), utc(2026, 1, 1), utc(2026, 2, 1)) == []
+    assert next_slot(Schedule(days=Days.OFF), utc(2026, 1, 1)) is None
+
+
+def test_parse_schedule_errors_say_what_to_type():
+    with pytest.raises(ScheduleError, match="did you mean Europe/Berlin"):
+        parse_schedule("09:00 Europe/Berln", Schedule())
+    with pytest.raises(ScheduleError, match="24-hour"):
+        parse_schedule("9am", Schedule())
+    assert parse_schedule("7:05 europe/paris", Schedule()).describe() == "07:05 Europe/Paris daily"
+    assert parse_schedule("off", Schedule()).days is Days.OFF
+    assert parse_schedule("10:00", Schedule(days=Days.OFF)).days is Days.DAILY
+
+
+def test_missed_slots_coalesce_into_one_owed_digest():
+    created = utc(2026, 11, 20, 12)
+    channel = Channel(
+        ref=CH,
+        schedule=Schedule(time(9, 0)),
+        created_at=created,
+        last_digest_at=utc(2026, 11, 25, 9),
+    )
+    now = utc(2026, 11, 30, 10)  # down for five days
+    assert due_slot(channel, now) == utc(2026, 11, 30, 9)  # only the latest slot is owed
+    served = Channel(
+        ref=CH,
+        schedule=Schedule(time(9, 0)),
+        created_at=created,
+        last_digest_at=utc(2026, 11, 30, 9, 0, 1),
+    )
+    assert due_slot(served, now) is None
+    fresh = Channel(ref=CH, schedule=Schedule(time(9, 0)), created_at=utc(2026, 11, 30, 9, 30))
+    assert due_slot(fresh, now) is None  # a channel made after today's slot waits for tomorrow
+    paused = Channel(ref=CH, schedule=Schedule(time(9, 0)), created_at=created, paused=True)
+    assert due_slot(paused, now) is None
+
+
+async def test_sweep_posts_one_catch_up_digest_after_downtime(
+    pipeline, source, chat, clock, stores
+):
+    from tests.conftest import paper
+
+    clock.set(utc(2026, 11, 25, 8))
+    source.papers = [paper(1, "Diffusion one")]
+    await pipeline.poll("list", force=True)
+    await chat.command(CH, "subscribe diffusion")
+    scheduler = Scheduler(pipeline, poll_interval=timedelta(hours=1))
+    clock.set(utc(2026, 11, 25, 9, 0, 30))
+    assert [r.posted for r in await scheduler.sweep()] == [1]
+    # the bot is down for days; more papers arrived meanwhile
+    clock.set(utc(2026, 11, 28, 12))
+    source.papers = [paper(2, "Diffusion two"), paper(3, "Diffusion three")]
+    await pipeline.poll("list", force=True)
+    clock.set(utc(2026, 11, 29, 15))
+    reports = await scheduler.sweep()
+    assert [r.posted for r in reports] == [1]
+    assert len(chat.posts) == 2 and sorted(chat.posts[1].paper_ids) == [
+        "arxiv:2611.00002",
+        "arxiv:2611.00003",
+    ]
+    assert await scheduler.sweep() == []  # nothing more owed until tomorrow's slot
+    clock.set(utc(2026, 11, 30, 9, 1))
+    assert [r.posted for r in await scheduler.sweep()] == [0]  # due, but nothing new
+    assert len(chat.posts) == 2
+
+
+async def test_schedule_change_by_command_applies_at_once(pipeline, source, chat, clock, stores):
+    scheduler = Scheduler(pipeline, poll_interval=timedelta(hours=1))
+    pipeline_handler = chat.handler
+    pipeline_handler.on_channel_change = scheduler.on_channel_change
+    clock.set(utc(2026, 11, 30, 5))
+    await chat.command(CH, "subscribe diffusion")
+    await chat.command(CH, "schedule 07:00 Europe/Berlin weekdays")
+    job = scheduler.aps.get_job(f"digest:{CH}")
+    assert job is not None and str(job.trigger.timezone) == "Europe/Berlin"
+    assert "day_of_week='mon-fri'" in str(job.trigger)
+    channel = await stores.channels.get(CH)
+    assert scheduler.next_run(channel) == utc(2026, 11, 30, 6)  # 07:00 CET
+    clock.set(utc(2026, 11, 30, 6, 0, 5))
+    assert due_slot(channel, clock()) == utc(2026, 11, 30, 6)
+    await chat.command(CH, "schedule off")
+    assert scheduler.aps.get_job(f"digest:{CH}") is None

@@ -1,0 +1,132 @@
+"""Storage on SQLite and (when configured) PostgreSQL: merge, uniqueness, the ledger, state."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from bot.models import ChannelRef, Schedule
+from bot.stores import DuplicateSubscription, LedgerPage, SourceState
+from storage.migrate import current, upgrade
+from tests.conftest import paper
+
+CH = ChannelRef.parse("slack:T1:C1")
+
+
+async def test_migrations_are_applied_once_and_idempotent(engine):
+    assert await current(engine) == "0001"
+    await upgrade(engine)
+    assert await current(engine) == "0001"
+
+
+async def test_new_papers_get_first_seen_and_sightings_merge(stores, clock):
+    first = clock()
+    hf = paper(
+        1, "Title", "short", upvotes=5, code_url="https://github.com/x/y", sources=("huggingface",)
+    )
+    result = await stores.papers.upsert([hf], first)
+    assert [p.id for p in result.new] == ["arxiv:2611.00001"]
+    assert result.new[0].first_seen == first
+
+    clock.advance(hours=2)
+    arxiv = paper(1, "Title", "a much longer abstract", categories=("cs.CV",), sources=("arxiv",))
+    result = await stores.papers.upsert([arxiv], clock())
+    assert result.new == [] and result.updated == 1
+    stored = (await stores.papers.get_many(["arxiv:2611.00001"]))["arxiv:2611.00001"]
+    assert stored.first_seen == first  # digests key on it: it never moves
+    assert stored.upvotes == 5 and stored.categories == ("cs.CV",)
+    assert stored.code_url == "https://github.com/x/y"
+    assert stored.abstract == "a much longer abstract"
+    assert stored.sources == ("huggingface", "arxiv")
+
+
+async def test_updates_only_never_insert(stores, clock):
+    result = await stores.papers.upsert([paper(1, "Replaced")], clock(), insert_new=False)
+    assert result.new == [] and await stores.papers.count() == 0
+
+
+async def test_same_paper_twice_in_one_batch_is_one_record(stores, clock):
+    result = await stores.papers.upsert(
+        [paper(1, "A", upvotes=1), paper(1, "A", upvotes=9)], clock()
+    )
+    assert len(result.new) == 1 and result.new[0].upvotes == 9
+
+
+async def test_seen_between_is_half_open(stores, clock):
+    t0 = clock()
+    await stores.papers.upsert([paper(1, "A")], t0)
+    await stores.papers.upsert([paper(2, "B")], t0 + timedelta(hours=1))
+    assert [p.id for p in await stores.papers.seen_between(t0, t0 + timedelta(hours=1))] == [
+        "arxiv:2611.00002"
+    ]
+    assert len(await stores.papers.seen_between(None, t0 + timedelta(hours=1))) == 2
+
+
+async def test_subscriptions_are_unique_per_channel(stores, clock):
+    await stores.channels.ensure(CH, Schedule(), clock())
+    sub = await stores.channels.subscribe(CH, "Diffusion", "diffusion", clock())
+    with pytest.raises(DuplicateSubscription) as dup:
+        await stores.channels.subscribe(CH, "diffusion", "diffusion", clock())
+    assert dup.value.existing.id == sub.id
+    other = ChannelRef.parse("slack:T1:C2")
+    await stores.channels.ensure(other, Schedule(), clock())
+    await stores.channels.subscribe(other, "diffusion", "diffusion", clock())
+    assert len(await stores.channels.all_subscriptions()) == 2
+
+
+async def test_ledger_is_unique_on_channel_and_paper(stores, clock):
+    await stores.channels.ensure(CH, Schedule(), clock())
+    await stores.papers.upsert([paper(1, "A")], clock())
+    page = LedgerPage(delivery_id="d1", paper_ids=("arxiv:2611.00001",))
+    await stores.deliveries.record(CH, [page], clock(), clock())
+    with pytest.raises(IntegrityError):
+        await stores.deliveries.record(
+            CH, [LedgerPage(delivery_id="d2", paper_ids=("arxiv:2611.00001",))], clock(), clock()
+        )
+    assert await stores.deliveries.delivered_ids(CH, ["arxiv:2611.00001", "x"]) == {
+        "arxiv:2611.00001"
+    }
+    # the failed record changed nothing: one open page, window moved once
+    assert [p.delivery_id for p in await stores.deliveries.open_pages(CH)] == ["d1"]
+
+
+async def test_ledger_claim_send_release(stores, clock):
+    await stores.channels.ensure(CH, Schedule(), clock())
+    page = LedgerPage(delivery_id="d1", paper_ids=("p1", "p2"), page=1, pages=2, more=3)
+    await stores.deliveries.record(CH, [page], clock(), clock())
+    assert await stores.deliveries.claim("d1", clock())
+    assert not await stores.deliveries.claim("d1", clock())  # nobody claims it twice
+    [open_page] = await stores.deliveries.open_pages(CH, clock())
+    assert (
+        open_page.state == "sending" and open_page.paper_ids == ("p1", "p2") and open_page.more == 3
+    )
+
+    await stores.deliveries.release("d1", "timeout", clock() + timedelta(minutes=5))
+    assert await stores.deliveries.open_pages(CH, clock()) == []  # not due yet
+    clock.advance(minutes=6)
+    assert await stores.deliveries.claim("d1", clock())
+    await stores.deliveries.mark_sent("d1", "ts1", clock())
+    assert await stores.deliveries.open_pages(CH) == []
+    assert await stores.deliveries.counts() == {str(CH): {"sent": 2}}
+
+
+async def test_source_state_round_trip(stores, clock):
+    assert (await stores.sources.get("arxiv")).failures == 0
+    state = SourceState(
+        name="arxiv", cursor={"etag": '"x"'}, failures=2, last_error="503", next_poll_at=clock()
+    )
+    await stores.sources.save(state)
+    await stores.sources.save(state)
+    got = await stores.sources.get("arxiv")
+    assert got.cursor == {"etag": '"x"'} and got.failures == 2 and got.next_poll_at == clock()
+
+
+async def test_inactive_channel_keeps_reason_until_resumed(stores, clock):
+    channel = await stores.channels.ensure(CH, Schedule(), clock())
+    await stores.channels.set_inactive(CH, "is_archived")
+    assert not (await stores.channels.get(CH)).active
+    assert await stores.channels.inactive_reason(CH) == "is_archived"
+    await stores.channels.save(channel)  # active again
+    assert await stores.channels.inactive_reason(CH) is None
