@@ -12,7 +12,49 @@ from bot.models import Paper
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z]{3,}")
 _STOP = frozenset(
-    ["this", "that", "with", "from", "their", "these", "have", "which", "been", "were", "such", "also", "into", "more", "than", "they", "only", "over", "both", "each", "other", "when", "what", "where", "while", "however", "using", "used", "based", "show", "shows", "paper", "approach", "method", "methods", "results", "propose", "proposed", "work", "novel", "existing"]
+    [
+        "this",
+        "that",
+        "with",
+        "from",
+        "their",
+        "these",
+        "have",
+        "which",
+        "been",
+        "were",
+        "such",
+        "also",
+        "into",
+        "more",
+        "than",
+        "they",
+        "only",
+        "over",
+        "both",
+        "each",
+        "other",
+        "when",
+        "what",
+        "where",
+        "while",
+        "however",
+        "using",
+        "used",
+        "based",
+        "show",
+        "shows",
+        "paper",
+        "approach",
+        "method",
+        "methods",
+        "results",
+        "propose",
+        "proposed",
+        "work",
+        "novel",
+        "existing",
+    ]
 )
 
 
