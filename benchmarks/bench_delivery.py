@@ -12,6 +12,7 @@ duplicates.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import random
 import resource
 import sys
@@ -19,6 +20,7 @@ import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from aiohttp import web
@@ -42,29 +44,14 @@ TEAM = "TBENCH"
 
 
 class ChatStandIn:
-    """chat.postMessage answered after LATENCY seconds; keeps only what the checks need."""
+    """chat.postMessage answered after LATENCY seconds, in a process of its own (so its work is
+    not counted as the bot's); keeps only what the checks need."""
 
     def __init__(self) -> None:
         self.deliveries: Counter[str] = Counter()
         self.per_channel: Counter[str] = Counter()
         self.in_flight = 0
         self.peak_in_flight = 0
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-
-    async def __aenter__(self) -> ChatStandIn:
-        app = web.Application()
-        app.router.add_post("/api/chat.postMessage", self.post)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._runner is not None
-        await self._runner.cleanup()
 
     async def post(self, request: web.Request) -> web.Response:
         self.in_flight += 1
@@ -78,6 +65,24 @@ class ChatStandIn:
             return web.json_response({"ok": True, "channel": body["channel"], "ts": ts})
         finally:
             self.in_flight -= 1
+
+    @classmethod
+    def serve(cls, conn: Connection) -> None:
+        """The child process: serve until told to stop, then send back what was received."""
+
+        async def main() -> None:
+            standin = cls()
+            app = web.Application()
+            app.router.add_post("/api/chat.postMessage", standin.post)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            conn.send(runner.addresses[0][1])
+            await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+            await runner.cleanup()
+            conn.send((standin.deliveries, standin.per_channel, standin.peak_in_flight))
+
+        asyncio.run(main())
 
 
 async def seed(url: str, n_channels: int, papers: list[Paper], now: datetime) -> None:
@@ -130,12 +135,18 @@ async def run(n_channels: int) -> bool:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         now = datetime.now(UTC)
         await seed(url, n_channels, papers, now)
-        async with ChatStandIn() as standin:
+        parent, child = multiprocessing.Pipe()
+        server = multiprocessing.get_context("spawn").Process(
+            target=ChatStandIn.serve, args=(child,), daemon=True
+        )
+        server.start()
+        port = parent.recv()
+        try:
             engine = await open_database(url)
             chat = SlackChat(
                 bot_token="xoxb-bench",
                 signing_secret="bench",
-                api_url=f"http://127.0.0.1:{standin.port}/api/",
+                api_url=f"http://127.0.0.1:{port}/api/",
             )
             pipeline = Pipeline(
                 build_stores(engine), {}, {"slack": chat}, lambda: datetime.now(UTC)
@@ -148,11 +159,15 @@ async def run(n_channels: int) -> bool:
             rss_peak = _rss_mb()
             await chat.stop()
             await engine.dispose()
+        finally:
+            parent.send("stop")
+            deliveries, per_channel, peak_in_flight = parent.recv()
+            server.join(10)
 
-    posts = sum(standin.deliveries.values())
-    duplicates = sum(n - 1 for n in standin.deliveries.values() if n > 1)
+    posts = sum(deliveries.values())
+    duplicates = sum(n - 1 for n in deliveries.values() if n > 1)
     served = sum(1 for r in reports if r.posted or r.note is None)
-    with_digest = len(standin.per_channel)
+    with_digest = len(per_channel)
     pending = sum(r.pending for r in reports)
     rate = posts / elapsed if elapsed else 0.0
     ceiling = CONCURRENCY / LATENCY
@@ -163,7 +178,7 @@ async def run(n_channels: int) -> bool:
     print(f"posts: {posts:,} in {elapsed:.2f} s = {rate:,.0f} posts/s")
     print(
         f"stand-in ceiling at {CONCURRENCY} requests in flight x {LATENCY * 1000:.0f} ms: "
-        f"{ceiling:,.0f} posts/s; ratio {rate / ceiling:.2f} (peak in flight {standin.peak_in_flight})"
+        f"{ceiling:,.0f} posts/s; ratio {rate / ceiling:.2f} (peak in flight {peak_in_flight})"
     )
     print(f"peak RSS: {rss_peak:.0f} MB (before the sweep: {rss_before:.0f} MB)")
     print(f"duplicates: {duplicates}; papers still pending: {pending}")

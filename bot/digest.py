@@ -41,6 +41,8 @@ def paginate(digest: Digest, fits: Callable[[Digest], bool]) -> list[Digest]:
     """
     if digest.empty:
         return []
+    if fits(digest):  # the common case: one message, rendered once
+        return [digest]
     pages: list[list[Match]] = []
     current: list[Match] = []
     for item in digest.items:

@@ -23,6 +23,7 @@ class MatchBook:
         self.index = SubscriptionIndex()
         self.subs: dict[int, Subscription] = {}
         self.queries: dict[int, Query] = {}
+        self.channel_subs: dict[ChannelRef, set[int]] = {}
         self._memo: OrderedDict[str, tuple[Paper, Hits]] = OrderedDict()
         self._memo_size = memo_size
 
@@ -36,6 +37,7 @@ class MatchBook:
             query = parse(sub.query)
         self.subs[sub.id] = sub
         self.queries[sub.id] = query
+        self.channel_subs.setdefault(sub.channel, set()).add(sub.id)
         self.index.add(sub.id, query)
         for paper, hits in self._memo.values():
             found = explain(query, paper)
@@ -44,8 +46,10 @@ class MatchBook:
 
     def remove(self, sub_id: int) -> None:
         """Forget a subscription."""
-        if self.subs.pop(sub_id, None) is not None:
+        sub = self.subs.pop(sub_id, None)
+        if sub is not None:
             self.queries.pop(sub_id, None)
+            self.channel_subs.get(sub.channel, set()).discard(sub_id)
             self.index.remove(sub_id)
 
     def sync(self, subs: Iterable[Subscription]) -> None:
@@ -69,23 +73,50 @@ class MatchBook:
             out.append(cached)
         return out
 
+    def round(self, papers: Sequence[Paper]) -> RoundMatches:
+        """The papers matched once for a round over many channels (see RoundMatches)."""
+        return RoundMatches(self, self._hits(papers))
+
     def matches(self, papers: Sequence[Paper]) -> dict[ChannelRef, list[Match]]:
         """Per channel, the papers matching any of its subscriptions, with their hits."""
-        by_channel: dict[ChannelRef, list[Match]] = {}
-        for paper, hits in self._hits(papers):
-            per: dict[ChannelRef, tuple[list[int], list[Hit]]] = {}
-            for sid, found in hits.items():
-                sub = self.subs.get(sid)
-                if sub is None:
-                    continue
-                ids, all_hits = per.setdefault(sub.channel, ([], []))
-                ids.append(sid)
-                all_hits.extend(found)
-            for ref, (ids, all_hits) in per.items():
-                unique = tuple(dict.fromkeys(all_hits))
-                by_channel.setdefault(ref, []).append(Match(paper, tuple(sorted(ids)), unique))
-        return by_channel
+        found = self.round(papers)
+        return {ref: found.for_channel(ref) for ref in found.channels()}
 
     def matches_for(self, ref: ChannelRef, papers: Sequence[Paper]) -> list[Match]:
         """The papers matching any of one channel's subscriptions."""
-        return self.matches(papers).get(ref, [])
+        return self.round(papers).for_channel(ref)
+
+
+class RoundMatches:
+    """Which papers each subscription matched, inverted once; a channel's Match objects are
+    built only when it asks, so a round over 10,000 channels never holds them all at once."""
+
+    def __init__(self, book: MatchBook, hits: list[tuple[Paper, Hits]]) -> None:
+        self._book = book
+        self._hits = hits
+        self._by_sub: dict[int, list[int]] = {}
+        for i, (_, found) in enumerate(hits):
+            for sid in found:
+                self._by_sub.setdefault(sid, []).append(i)
+
+    def channels(self) -> set[ChannelRef]:
+        """Channels with at least one matching paper."""
+        subs = self._book.subs
+        return {subs[sid].channel for sid in self._by_sub if sid in subs}
+
+    def for_channel(self, ref: ChannelRef) -> list[Match]:
+        """The channel's matches: each paper once, with the hits of all its subscriptions."""
+        per_paper: dict[int, list[int]] = {}
+        for sid in sorted(self._book.channel_subs.get(ref, ())):
+            for i in self._by_sub.get(sid, ()):
+                per_paper.setdefault(i, []).append(sid)
+        out = []
+        for i in sorted(per_paper):
+            paper, found = self._hits[i]
+            ids = per_paper[i]
+            if len(ids) == 1:
+                hits = found[ids[0]]
+            else:
+                hits = tuple(dict.fromkeys(h for sid in ids for h in found[sid]))
+            out.append(Match(paper, tuple(ids), hits))
+        return out

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -56,6 +56,7 @@ class DeliveryReport:
     pending: int = 0
     more: int = 0
     note: str | None = None
+    blocked: bool = False  # the channel or its platform cannot be posted to now
 
 
 class NoChatForPlatform(Exception):
@@ -170,12 +171,17 @@ class Pipeline:
         return channel.last_digest_at or (now - FIRST_DIGEST_WINDOW)
 
     async def unposted_matches(
-        self, channel: Channel, now: datetime, matched: Sequence[Match] | None = None
+        self,
+        channel: Channel,
+        now: datetime,
+        matched: Sequence[Match] | None = None,
+        delivered: Set[str] | None = None,
     ) -> list[Match]:
         """Matches first seen in the channel's window that were never put in its ledger.
 
         `matched` are the channel's matches worked out beforehand for a whole round of channels
-        (any window); without it the channel's window is read and matched here.
+        (any window); without it the channel's window is read and matched here. `delivered`
+        are the channel's papers already in the ledger, when the caller read them for a round.
         """
         start = self.window_start(channel, now)
         if matched is None:
@@ -187,9 +193,11 @@ class Pipeline:
             ]
         if not matches:
             return []
-        done = await self.stores.deliveries.delivered_ids(
-            channel.ref, [m.paper.id for m in matches]
-        )
+        done = delivered
+        if done is None:
+            done = await self.stores.deliveries.delivered_ids(
+                channel.ref, [m.paper.id for m in matches]
+            )
         return [m for m in matches if m.paper.id not in done]
 
     async def preview(self, ref: ChannelRef) -> Digest:
@@ -217,6 +225,8 @@ class Pipeline:
         slot: datetime | None = None,
         matched: Sequence[Match] | None = None,
         sync: bool = True,
+        has_open: bool = True,
+        delivered: Set[str] | None = None,
     ) -> DeliveryReport:
         """Build the channel's digest, record it in the ledger, and post it.
 
@@ -224,7 +234,10 @@ class Pipeline:
         it was already served (by another replica, or before a restart) and gets no new digest.
         Without a slot (a command or the CLI) the digest is built now. Pages left open by an
         earlier run are posted first either way. `matched` and `sync=False` let a round over
-        many channels match once for all of them (see Scheduler.sweep).
+        many channels match once for all of them (see Scheduler.sweep), and `has_open=False`
+        says the caller saw no open pages for the channel, so none are looked for. `delivered`
+        (the channel's papers in the ledger, read by the caller before the lock) may only be
+        given with a slot: any digest recorded since then moved the channel past the slot.
         """
         chat = self.chat_for(ref)
         async with self.stores.locks.hold(ref) as got:
@@ -235,36 +248,46 @@ class Pipeline:
                 return DeliveryReport(ref, note="unknown channel")
             if not channel.active:
                 return DeliveryReport(ref, note="channel inactive")
-            report = await self._flush(chat, channel)
+            ledger = self.stores.deliveries
+            open_pages = await ledger.open_pages(ref) if has_open else []
+            report = await self._flush(chat, channel, open_pages)
             now = self.clock()
-            if slot is not None and (
-                channel.paused or (channel.last_digest_at and channel.last_digest_at >= slot)
+            if report.blocked or (
+                slot is not None
+                and (channel.paused or (channel.last_digest_at and channel.last_digest_at >= slot))
             ):
                 return report
             if sync:
                 await self.sync_subscriptions()
-            matches = await self.unposted_matches(channel, now, matched)
+            matches = await self.unposted_matches(
+                channel, now, matched, delivered if slot is not None else None
+            )
             digest = build_digest(channel, matches, digest_title(now))
             pages = chat.paginate(digest) if not digest.empty else []
-            ledger = [
+            # The first page is claimed as it is written: one transaction fewer per digest.
+            new_pages = [
                 LedgerPage(
                     delivery_id=uuid.uuid4().hex,
                     paper_ids=tuple(m.paper.id for m in page.items),
                     page=page.page,
                     pages=page.pages,
                     more=page.more,
+                    state="sending" if i == 0 else "pending",
+                    attempts=1 if i == 0 else 0,
                 )
-                for page in pages
+                for i, page in enumerate(pages)
             ]
-            await self.stores.deliveries.record(ref, ledger, digest_at=now, now=now)
-            posted = await self._flush(chat, channel, known=pages)
+            await ledger.record(ref, new_pages, digest_at=now, now=now)
+            claimed = {new_pages[0].delivery_id} if new_pages else set()
+            posted = await self._flush(chat, channel, new_pages, known=pages, claimed=claimed)
             return DeliveryReport(
                 ref,
                 posted=report.posted + posted.posted,
                 papers=report.papers + posted.papers,
-                pending=posted.pending,
+                pending=report.pending + posted.pending,
                 more=digest.more,
-                note=posted.note,
+                note=posted.note or report.note,
+                blocked=posted.blocked,
             )
 
     async def flush(self, ref: ChannelRef) -> DeliveryReport:
@@ -276,35 +299,49 @@ class Pipeline:
             channel = await self.stores.channels.get(ref)
             if channel is None or not channel.active:
                 return DeliveryReport(ref, note="channel inactive or unknown")
-            return await self._flush(chat, channel)
+            return await self._flush(chat, channel, await self.stores.deliveries.open_pages(ref))
 
     # --- delivery ------------------------------------------------------------------------
 
     async def _flush(
-        self, chat: Chat, channel: Channel, known: Sequence[Digest] = ()
+        self,
+        chat: Chat,
+        channel: Channel,
+        pages: Sequence[LedgerPage],
+        known: Sequence[Digest] = (),
+        claimed: set[str] | frozenset[str] = frozenset(),
     ) -> DeliveryReport:
-        """Post every open page of the channel in order; stop at the first failure."""
+        """Post the channel's open `pages` that are due, in order; stop at the first failure.
+
+        `known` are the rendered pages of a digest just built (so they are not rebuilt);
+        `claimed` are delivery ids this call already holds as sending (written so by record).
+        """
         ref = channel.ref
         ledger = self.stores.deliveries
-        pages = await ledger.open_pages(ref, self.clock())
         posted = papers = 0
         note = None
+        blocked = False
+        waiting = sum(len(p.paper_ids) for p in pages)
         if ref.platform in self.disabled_platforms:
             return DeliveryReport(
-                ref, pending=len(pages), note=self.disabled_platforms[ref.platform]
+                ref, pending=waiting, note=self.disabled_platforms[ref.platform], blocked=True
             )
+        now = self.clock()
+        pages = [p for p in pages if p.due(now)]
         prebuilt = {tuple(m.paper.id for m in d.items): d for d in known}
         for page in pages:
-            if page.state == "sending":
-                # A crash left this post's outcome unknown: look before posting again.
-                found = await self._find(chat, ref, page.delivery_id)
-                if found:
-                    await ledger.mark_sent(page.delivery_id, found, self.clock())
-                    log.info("reconciled delivery %s to %s: already posted", page.delivery_id, ref)
+            if page.delivery_id not in claimed:
+                if page.state == "sending":
+                    # A crash or a lost answer left this post's outcome unknown: look first.
+                    found = await self._find(chat, ref, page.delivery_id)
+                    if found:
+                        await ledger.mark_sent(page.delivery_id, found, self.clock())
+                        waiting -= len(page.paper_ids)
+                        log.info("delivery %s to %s was already posted", page.delivery_id, ref)
+                        continue
+                    await ledger.release(page.delivery_id, "outcome unknown", None)
+                if not await ledger.claim(page.delivery_id, self.clock()):
                     continue
-                await ledger.release(page.delivery_id, "outcome unknown after restart", None)
-            if not await ledger.claim(page.delivery_id, self.clock()):
-                continue
             digest = prebuilt.get(page.paper_ids) or await self._rebuild(channel, page)
             try:
                 message_id = await chat.post(
@@ -323,6 +360,7 @@ class Pipeline:
                 await self.stores.channels.set_inactive(ref, str(exc))
                 log.warning("channel %s marked inactive: %s", ref, exc)
                 note = f"channel marked inactive: {exc}"
+                blocked = True
                 break
             except ChatAuthError as exc:
                 await ledger.release(page.delivery_id, str(exc), None)
@@ -331,6 +369,7 @@ class Pipeline:
                     "%s rejected our credentials; posting there stopped: %s", ref.platform, exc
                 )
                 note = self.disabled_platforms[ref.platform]
+                blocked = True
                 break
             except Exception as exc:  # outcome unknown: look for it before posting again
                 delay = self._retry_delay(page.attempts + 1, None)
@@ -341,13 +380,8 @@ class Pipeline:
             await ledger.mark_sent(page.delivery_id, message_id, self.clock())
             posted += 1
             papers += len(page.paper_ids)
-        remaining = await ledger.open_pages(ref)
         return DeliveryReport(
-            ref,
-            posted=posted,
-            papers=papers,
-            pending=sum(len(p.paper_ids) for p in remaining),
-            note=note,
+            ref, posted=posted, papers=papers, pending=waiting - papers, note=note, blocked=blocked
         )
 
     async def _retry(

@@ -15,7 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.models import Channel, ChannelRef, Days, Match
+from bot.models import Channel, ChannelRef, Days
 from bot.pipeline import DeliveryReport, NoChatForPlatform, Pipeline
 from bot.schedules import next_slot, previous_slot
 
@@ -151,11 +151,15 @@ class Scheduler:
                     due.append((channel, slot))
                 elif channel.active and _open(counts.get(str(channel.ref), {})):
                     retry.append(channel)
-            by_channel: dict[ChannelRef, list[Match]] = {}
+            matched = None
+            delivered: dict[str, set[str]] = {}
             if due:
                 start = min(self.pipeline.window_start(c, now) for c, _ in due)
                 papers = await self.pipeline.stores.papers.seen_between(start, now)
-                by_channel = self.pipeline.book.matches(papers)
+                matched = self.pipeline.book.round(papers)
+                delivered = await self.pipeline.stores.deliveries.delivered_by_channel(
+                    [p.id for p in papers]
+                )
             gate = asyncio.Semaphore(self.concurrency)
 
             async def serve(channel: Channel, slot: datetime | None) -> DeliveryReport | None:
@@ -166,8 +170,10 @@ class Scheduler:
                         return await self.pipeline.run_digest(
                             channel.ref,
                             slot=slot,
-                            matched=by_channel.get(channel.ref, []),
+                            matched=matched.for_channel(channel.ref) if matched else [],
                             sync=False,
+                            has_open=_open(counts.get(str(channel.ref), {})),
+                            delivered=delivered.get(str(channel.ref), set()),
                         )
                     except Exception:  # one channel's trouble never stops the others
                         log.exception("sweep of %s failed", channel.ref)

@@ -30,6 +30,11 @@ class LedgerPage:
     more: int = 0
     state: str = "pending"
     attempts: int = 0
+    due_at: datetime | None = None  # not to be tried before (after a failure)
+
+    def due(self, now: datetime) -> bool:
+        """Whether the page may be tried at `now`."""
+        return self.due_at is None or self.due_at <= now
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class DeliveryStore(Protocol):
     """The delivery ledger."""
 
     async def delivered_ids(self, ref: ChannelRef, paper_ids: Sequence[str]) -> set[str]: ...
+    async def delivered_by_channel(self, paper_ids: Sequence[str]) -> dict[str, set[str]]: ...
     async def record(
         self, ref: ChannelRef, pages: Sequence[LedgerPage], digest_at: datetime, now: datetime
     ) -> None: ...

@@ -36,10 +36,29 @@ class DeliveryRepository:
                 found.update(r.paper_id for r in rows)
         return found
 
+    async def delivered_by_channel(self, paper_ids: Sequence[str]) -> dict[str, set[str]]:
+        """For these papers, which channels already have them in the ledger: channel id ->
+        paper ids (for a round over many channels at once)."""
+        found: dict[str, set[str]] = defaultdict(set)
+        async with self.engine.connect() as conn:
+            for i in range(0, len(paper_ids), _CHUNK):
+                rows = await conn.execute(
+                    select(deliveries.c.channel_id, deliveries.c.paper_id).where(
+                        deliveries.c.paper_id.in_(paper_ids[i : i + _CHUNK])
+                    )
+                )
+                for channel_id, paper_id in rows:
+                    found[channel_id].add(paper_id)
+        return dict(found)
+
     async def record(
         self, ref: ChannelRef, pages: Sequence[LedgerPage], digest_at: datetime, now: datetime
     ) -> None:
-        """Write a digest's pages as pending rows and move the channel's window, atomically."""
+        """Write a digest's pages and move the channel's window, atomically.
+
+        Pages are written in their own state: `pending`, or `sending` for one the caller is
+        about to post (claimed in the same transaction).
+        """
         async with self.engine.begin() as conn:
             rows = [
                 {
@@ -50,8 +69,9 @@ class DeliveryRepository:
                     "page": page.page,
                     "pages": page.pages,
                     "more": page.more,
-                    "state": "pending",
-                    "attempts": 0,
+                    "state": page.state,
+                    "attempts": 1 if page.state == "sending" else 0,
+                    "next_attempt_at": now if page.state == "sending" else None,
                     "created_at": now,
                 }
                 for page in pages
@@ -91,6 +111,7 @@ class DeliveryRepository:
                     more=first.more,
                     state=first.state,
                     attempts=first.attempts,
+                    due_at=first.next_attempt_at,
                 )
             )
         return out

@@ -84,8 +84,9 @@ async def test_poll_every_source_then_search_trending_status_and_304(stores, clo
         try:
             reports = {r.source: r for r in await pipe.poll_all(force=True)}
             assert all(r.error is None for r in reports.values()), reports
-            assert len(reports["huggingface"].new) == 3
-            assert reports["arxiv"].new and reports["feed"].new
+            hf_seen = reports["huggingface"]  # sources poll at once: either may store a paper first
+            assert len(hf_seen.new) + hf_seen.updated == 3
+            assert reports["feed"].new
 
             # A paper on Hugging Face and in the arXiv listing is one record with both.
             stored = await stores.papers.seen_between(None, clock())

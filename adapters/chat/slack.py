@@ -22,7 +22,14 @@ from slack_sdk.signature import Clock
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.chat.slack_errors import NO_HISTORY, Sleep, error_code, retry_handlers, to_chat_error
-from adapters.chat.slack_render import fits, render_digest, render_reply, thread_reply, unescape
+from adapters.chat.slack_render import (
+    SlackMessage,
+    fits,
+    render_digest,
+    render_reply,
+    thread_reply,
+    unescape,
+)
 from adapters.chat.slack_server import EVENTS_PATH, build_web_app
 from bot.commands import needs_manage
 from bot.digest import paginate
@@ -45,6 +52,7 @@ log = logging.getLogger(__name__)
 SLASH_COMMAND = "/papers"
 EVENT_TYPE = "paperbot_delivery"
 DEFAULT_API_URL = "https://slack.com/api/"
+RENDER_CACHE = 256  # pages rendered by paginate() kept for post()
 Health = Callable[[], Awaitable[bool]]
 _SLACK_FAILURES = (SlackApiError, aiohttp.ClientError, TimeoutError)
 
@@ -113,6 +121,7 @@ class SlackChat:
         self._auth_failure: str | None = None
         self._history_warned = False
         self.address: tuple[str, int] | None = None
+        self._rendered: dict[int, tuple[Digest, SlackMessage]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, health: Health) -> SlackChat:
@@ -339,8 +348,29 @@ class SlackChat:
     # --- digests ---------------------------------------------------------------------------------
 
     def paginate(self, digest: Digest) -> list[Digest]:
-        """`digest` in pages that each fit one Slack message (50 blocks, 3,000 a section...)."""
-        return paginate(digest, lambda page: fits(render_digest(page)))
+        """`digest` in pages that each fit one Slack message (50 blocks, 3,000 a section...).
+
+        The rendering of each page that came out as it was tried is kept for post() to reuse.
+        """
+        tried: dict[int, tuple[Digest, SlackMessage]] = {}
+
+        def page_fits(page: Digest) -> bool:
+            message = render_digest(page)
+            tried[id(page)] = (page, message)
+            return fits(message)
+
+        pages = paginate(digest, page_fits)
+        for page in pages:
+            kept = tried.get(id(page))
+            if kept is not None and kept[0] is page:
+                self._rendered[id(page)] = kept
+        while len(self._rendered) > RENDER_CACHE:
+            del self._rendered[next(iter(self._rendered))]
+        return pages
+
+    def _render(self, page: Digest) -> SlackMessage:
+        kept = self._rendered.pop(id(page), None)
+        return kept[1] if kept is not None and kept[0] is page else render_digest(page)
 
     async def post(
         self, channel: ChannelRef, page: Digest, delivery_id: str, *, threads: bool = False
@@ -349,7 +379,7 @@ class SlackChat:
 
         With `threads`, each paper's full abstract follows as a reply in the message's thread.
         """
-        message = render_digest(page)
+        message = self._render(page)
         posted = await self._call(
             partial(
                 self._client.chat_postMessage,
