@@ -109,12 +109,18 @@ def demo() -> None:
                     out.print(f"[dim]$ paperbot command 'subscribe {query}'[/dim]", highlight=False)
                     reply = await app.handler(Command(channel, "demo", f"subscribe {query}"))
                     app.console.show_reply(replace(reply, matches=()))
+                    for match in reply.matches:
+                        out.print(f"  • {match.paper.title}", highlight=False)
                 out.rule("3. the digest")
                 report = await app.pipeline.run_digest(channel)
                 out.rule()
                 out.print(
                     f"{report.papers} papers posted to {channel}"
-                    + (f"; {report.more} more matched (see `preview`)" if report.more else "")
+                    + (
+                        f"; {report.more} more matched (`paperbot search` finds them)"
+                        if report.more
+                        else ""
+                    )
                 )
 
     _run(main)

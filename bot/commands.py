@@ -154,7 +154,13 @@ class CommandHandler:
             return Reply(f"{head} No stored paper of the last 7 days matches it yet.")
         return Reply(
             f"{head} It would have matched {n_papers(len(found))} of the last 7 days; "
-            + ("the top 3:" if len(found) > 3 else "here they are:"),
+            + (
+                "the top 3:"
+                if len(found) > 3
+                else "here it is:"
+                if len(found) == 1
+                else "here they are:"
+            ),
             matches=tuple(found[:3]),
         )
 
@@ -196,7 +202,7 @@ class CommandHandler:
         await self._channel(command)
         report = await self.pipeline.run_digest(command.channel)
         if report.posted:
-            more = f" ({report.more} more: see `preview`)" if report.more else ""
+            more = f" ({report.more} more matched: `search` finds them)" if report.more else ""
             return Reply(f"Posted {n_papers(report.papers)} in {report.posted} message(s){more}.")
         if report.note:
             return Reply(f"Nothing posted: {report.note}.")

@@ -66,7 +66,7 @@ async def test_a_page_is_posted_as_embeds_with_the_delivery_nonce_and_no_mention
     assert request.body["enforce_nonce"] is True
     assert request.body["allowed_mentions"] == {"parse": []}
     assert posted["mention_everyone"] is False and posted["mention_roles"] == []
-    assert posted["content"] == "📚 **New papers**\nand 3 more — see `/papers preview`"
+    assert posted["content"] == "📚 **New papers**\nand 3 more — find them with `/papers search`"
     [embed] = posted["embeds"]
     assert embed["title"] == "@\u200beveryone **Diffusion** <@\u200b&987654321098765432>"
     assert embed["url"] == "https://arxiv.org/abs/2406.12346"
@@ -220,7 +220,7 @@ async def test_a_long_digest_goes_out_as_several_accepted_messages(
     posted = standin.messages[CHANNEL_ID]
     assert len(pages) > 2 and [m["id"] for m in posted] == ids
     assert sum(len(m["embeds"]) for m in posted) == 24
-    assert posted[-1]["content"].endswith("and 5 more — see `/papers preview`")
+    assert posted[-1]["content"].endswith("and 5 more — find them with `/papers search`")
 
 
 async def test_settings_choose_the_token_api_and_guild(

@@ -122,7 +122,7 @@ def test_page_one_has_the_header_and_the_last_page_says_how_many_more() -> None:
     contents = [digest_message(p).content or "" for p in pages]
     assert contents[0].startswith(f"📚 **New papers** (1/{len(pages)})")
     assert all("New papers" not in c for c in contents[1:])
-    assert contents[-1].endswith("and 7 more — see `/papers preview`")
+    assert contents[-1].endswith("and 7 more — find them with `/papers search`")
     assert all("more —" not in c for c in contents[:-1])
 
 

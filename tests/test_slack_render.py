@@ -180,8 +180,7 @@ def test_last_page_says_how_to_see_the_rest() -> None:
     message = render_digest(digest([match(paper())], more=1))
     assert message.blocks[-1]["type"] == "context"
     assert message.blocks[-1]["elements"][0]["text"] == (
-        "…and 1 more paper. See them with `/papers preview`, "
-        "or find any paper with `/papers search &lt;query&gt;`."
+        "…and 1 more paper. Find them with `/papers search &lt;query&gt;` (the last 30 days)."
     )
 
 

@@ -83,7 +83,7 @@ class ConsoleChat:
             self.console.print()
         if page.more:
             self.console.print(
-                f"[dim]…and {page.more} more: `paperbot command --channel {channel} preview`[/dim]"
+                f'[dim]…and {page.more} more: `paperbot search "<query>"` finds them[/dim]'
             )
         self.posted.append((channel, page, delivery_id))
         return f"console-{delivery_id}"

@@ -38,7 +38,7 @@ FOOTER_LIMIT = 256
 EMBED_COLOUR = 0xB31B1B
 SENTENCE_LIMIT = 300
 AUTHORS_LIMIT = 200
-MORE_HINT = "see `/papers preview`"
+MORE_HINT = "find them with `/papers search`"
 
 _HTTP_URL = re.compile(r"^https?://[^\s<>]+$")
 

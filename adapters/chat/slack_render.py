@@ -36,9 +36,7 @@ _WHITESPACE = re.compile(r"\s")
 _BOLD_MD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 _CODE_MD = re.compile(r"(`[^`\n]*`)")
 
-MORE_HINT = (
-    "See them with `/papers preview`, or find any paper with `/papers search &lt;query&gt;`."
-)
+MORE_HINT = "Find them with `/papers search &lt;query&gt;` (the last 30 days)."
 
 
 @dataclass(frozen=True)
