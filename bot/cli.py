@@ -65,7 +65,8 @@ def _settings(*, service: bool = False, **overrides: Any) -> Settings:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
+    for chatty in ("alembic", "apscheduler", "httpx"):  # a line per job run or request
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
     return settings
 
 

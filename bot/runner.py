@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from datetime import timedelta
@@ -51,6 +52,10 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
                 except ChatError as exc:  # bad token, unreachable, port taken: go on without it
                     log.error("%s not started: %s (the rest of the bot goes on)", name, exc)
                     app.pipeline.disabled_platforms[name] = f"{name} not started: {exc}"
+            await app.pipeline.sync_subscriptions()
+            # Subscriptions and their index live for the process's life: keep the collector
+            # from rescanning them on every cycle.
+            gc.freeze()
             await scheduler.start()
             log.info(
                 "paperbot running: sources %s, platforms %s",
