@@ -373,7 +373,7 @@ class PaperView:
                 here = by_key.get(key)
                 if here is not None:
                     for term in here:
-                        found[term.id].append(Hit(field, term.label, starts[i], ends[i]))
+                        found[term.id].append(_hit(field, term.label, starts[i], ends[i]))
         for term in words:
             self.hits[term.id] = tuple(found[term.id])
 
@@ -416,12 +416,12 @@ class PaperView:
                 places = tokens.positions(term.key)
                 if places:
                     starts, ends = tokens.starts, tokens.ends
-                    out += [Hit(field, label, starts[i], ends[i]) for i in places]
+                    out += [_hit(field, label, starts[i], ends[i]) for i in places]
             return tuple(out)
         if term.scope == "cat":
             for name, start, end in self.categories:
                 if _category_matches(term, name):
-                    out.append(Hit("categories", label, start, end))
+                    out.append(_hit("categories", label, start, end))
             return tuple(out)
         last = len(parts) - 1
         for field in term.fields:
@@ -433,8 +433,20 @@ class PaperView:
                 places = _phrase_starts(tokens, parts)
             else:
                 places = _occurrences(tokens.spaced_words, " " + term.key)
-            out += [Hit(field, label, starts[i], ends[i + last]) for i in places]
+            out += [_hit(field, label, starts[i], ends[i + last]) for i in places]
         return tuple(out)
+
+
+_new = object.__new__
+
+
+def _hit(field: str, term: str, start: int, end: int) -> Hit:
+    """A Hit built without the frozen dataclass's __init__ (which sets each field through
+    object.__setattr__): the same object at under half the cost, made ~100 times per paper."""
+    hit = _new(Hit)
+    attrs = hit.__dict__
+    attrs["field"], attrs["term"], attrs["start"], attrs["end"] = field, term, start, end
+    return hit
 
 
 def _category_matches(term: CompiledTerm, name: str) -> bool:
