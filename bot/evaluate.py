@@ -49,6 +49,7 @@ class CompiledTerm:
     spaced: str | None  # " a b c " for a phrase without wildcards (found by substring search)
     anchors: list[Anchor]  # what to index it by (see _anchors); shared, never mutated
     exact_anchor: bool  # finding the anchor proves the term present (no check needed)
+    tail: tuple[str, ...] | None  # the keys after the first of a word or plain phrase, else None
 
 
 def _anchors(
@@ -108,6 +109,7 @@ class Compiler:
             found = CompiledTerm(
                 next(_ids), term, term.field, fields, parts, term.label, parts[0][0], word,
                 spaced, _anchors(term.field, fields, parts), exact,
+                tuple(k for k, _ in parts[1:]) if word or spaced is not None else None,
             )  # fmt: skip
             self.terms[term] = found
         self.uses[term] = self.uses.get(term, 0) + 1
@@ -347,40 +349,46 @@ class PaperView:
 
     def collect_hits(self, terms: Iterable[CompiledTerm]) -> None:
         """Find the hits of many terms at once: one pass over each field for all one-word terms
-        (cheaper than a lookup per term), then the others one by one."""
+        and plain phrases (cheaper than a search per term), then the others one by one."""
         wanted: dict[str, dict[str, list[CompiledTerm]]] = {}
-        words: list[CompiledTerm] = []
+        scanned: list[CompiledTerm] = []
         for term in terms:
             if term.id in self.hits:
                 continue
-            if not term.word:
+            if term.tail is None:
                 self.term_hits(term)
                 continue
-            words.append(term)
+            scanned.append(term)
             for field in term.fields:
                 wanted.setdefault(field, {}).setdefault(term.key, []).append(term)
-        if len(words) < 4:
-            for term in words:
+        if len(scanned) < 4:
+            for term in scanned:
                 self.term_hits(term)
             return
-        found: dict[int, list[Hit]] = {term.id: [] for term in words}
+        found: dict[int, list[Hit]] = {term.id: [] for term in scanned}
         for field in SCOPES["any"] + SCOPES["author"]:  # field order: hits come out in it
             by_key = wanted.get(field)
             if not by_key:
                 continue
             tokens = self.tokens(field)
             keys, starts, ends = tokens.keys, tokens.starts, tokens.ends
-            # The indexes of the wanted words, picked out in C (most words are not wanted).
+            # The indexes of the wanted first words, picked out in C (most words are not).
             for i in compress(count(), map(by_key.__contains__, keys)):
-                start, end = starts[i], ends[i]
                 for term in by_key[keys[i]]:
+                    tail = term.tail
+                    if tail:  # a phrase: the words after this one must spell out the rest
+                        last = i + len(tail)
+                        if keys[i + 1 : last + 1] != tail:
+                            continue
+                    else:
+                        last = i
                     hit = _new(Hit)
                     attrs = hit.__dict__  # as in _hit, inlined: the commonest hit is made here
                     attrs["field"], attrs["term"], attrs["start"], attrs["end"] = (
-                        field, term.label, start, end,
+                        field, term.label, starts[i], ends[last],
                     )  # fmt: skip
                     found[term.id].append(hit)
-        for term in words:
+        for term in scanned:
             self.hits[term.id] = tuple(found[term.id])
 
     def term_hits(self, term: CompiledTerm) -> tuple[Hit, ...]:
