@@ -69,13 +69,15 @@ def _hits(view: PaperView, terms: tuple[CompiledTerm, ...]) -> tuple[Hit, ...]:
 class _Entry:
     """One distinct query in the index (by canonical text) and the keys subscribed to it."""
 
-    __slots__ = ("anchors", "compiled", "keys", "plan", "sure")
+    __slots__ = ("anchors", "compiled", "keys", "plan", "sure", "terms")
 
     def __init__(self, compiled: Compiled) -> None:
         self.compiled = compiled
         self.keys: dict[int, None] = {}
         anchors = cover(compiled)
         self.plan = Plan.of(compiled, _proven(compiled, anchors))
+        # The terms a match reports, when they do not depend on the paper.
+        self.terms = None if self.plan.walk or self.plan.optional else self.plan.terms
         paired = self.plan.anchors()
         if paired is not None and (
             anchors is None
@@ -153,25 +155,27 @@ class SubscriptionIndex:
         view = PaperView(paper)
         anywhere = view.keys_in("any")
         matched: list[tuple[_Entry, tuple[CompiledTerm, ...]]] = []
+        has_all, has_none = anywhere.issuperset, anywhere.isdisjoint
         for entry in self._candidates(view):
-            plan = entry.plan
             if not entry.sure:
-                if plan.required and not plan.required <= anywhere:
+                plan = entry.plan
+                if plan.required and not has_all(plan.required):
                     continue
-                if plan.forbidden and not plan.forbidden.isdisjoint(anywhere):
+                if plan.forbidden and not has_none(plan.forbidden):
                     continue
-                if plan.groups and not all(map(anywhere.intersection, plan.groups)):
+                if plan.groups and any(map(has_none, plan.groups)):
                     continue
                 if plan.rest is not None and not view.matches(plan.rest):
                     continue
-            if plan.walk:
-                found: list[CompiledTerm] = []
-                view.matched_terms(entry.compiled, found)
-                terms = tuple(dict.fromkeys(found))
-            elif plan.optional:
-                terms = tuple(t for t, maybe in plan.report if not maybe or t.key in anywhere)
-            else:
-                terms = plan.terms
+            terms = entry.terms
+            if terms is None:
+                plan = entry.plan
+                if plan.walk:
+                    found: list[CompiledTerm] = []
+                    view.matched_terms(entry.compiled, found)
+                    terms = tuple(dict.fromkeys(found))
+                else:
+                    terms = tuple(t for t, maybe in plan.report if not maybe or t.key in anywhere)
             matched.append((entry, terms))
         if not matched:
             return {}
@@ -181,8 +185,11 @@ class SubscriptionIndex:
         out: dict[int, tuple[Hit, ...]] = {}
         for entry, terms in matched:
             hits = memo[terms[0].id] if len(terms) == 1 else _hits(view, terms)
-            for key in entry.keys:
-                out[key] = hits
+            keys = entry.keys
+            if len(keys) == 1:
+                out[next(iter(keys))] = hits
+            else:
+                out.update(dict.fromkeys(keys, hits))
         return out
 
     def match_many(self, papers: Iterable[Paper]) -> dict[str, dict[int, tuple[Hit, ...]]]:
