@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 from itertools import chain
+from operator import itemgetter
 
 import ahocorasick
 
@@ -33,6 +34,7 @@ from bot.models import Hit, Paper
 from bot.query import Query
 
 TEXT_FIELDS = ("title", "abstract", "authors")
+_second = itemgetter(1)
 
 
 @lru_cache(maxsize=2048)
@@ -214,11 +216,12 @@ class SubscriptionIndex:
             if words:
                 found.extend(map(words.__getitem__, words.keys() & tokens.keyset))
             if pairs:
-                found.extend(map(pairs.__getitem__, pairs.keys() & tokens.pairs))
+                # Filtering the adjacent pairs as they are made beats building a set of them.
+                found.extend(map(pairs.__getitem__, filter(pairs.__contains__, tokens.pairwise())))
             if self._prefix_uses.get(field):
                 # One scan finds every wildcard of the index in this field: anchors pull in
                 # their queries, and the view learns which wildcards hold (no search later).
-                present = {p for _, p in self._automaton(field).iter(tokens.spaced_words)}
+                present = set(map(_second, self._automaton(field).iter(tokens.spaced_words)))
                 view.prefixes[field] = present
                 if prefixes:
                     found.extend(map(prefixes.__getitem__, prefixes.keys() & present))

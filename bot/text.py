@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
 WORD = re.compile(r"[^\W_]+")  # letters and digits; `_`, hyphens and punctuation separate words
@@ -185,6 +185,10 @@ class Tokens:
         if self._pairs is None:
             self._pairs = frozenset(itertools.pairwise(self.keys))
         return self._pairs
+
+    def pairwise(self) -> Iterator[tuple[str, str]]:
+        """Every two adjacent keys, in order (with repeats), made as iterated."""
+        return itertools.pairwise(self.keys)
 
     @property
     def spaced_words(self) -> str:
