@@ -187,11 +187,8 @@ class SubscriptionIndex:
         out: dict[int, tuple[Hit, ...]] = {}
         for entry, terms in matched:
             hits = memo[terms[0].id] if len(terms) == 1 else _hits(view, terms)
-            keys = entry.keys
-            if len(keys) == 1:
-                out[next(iter(keys))] = hits
-            else:
-                out.update(dict.fromkeys(keys, hits))
+            for key in entry.keys:
+                out[key] = hits
         return out
 
     def match_many(self, papers: Iterable[Paper]) -> dict[str, dict[int, tuple[Hit, ...]]]:
