@@ -446,6 +446,9 @@ class PaperView:
             elif last:
                 places = _phrase_starts(tokens, parts)
             else:
+                known = self.prefixes.get(field)
+                if known is not None and term.key not in known:
+                    continue  # the index's scan saw no word here start with this prefix
                 places = _occurrences(tokens.spaced_words, " " + term.key)
             out += [_hit(field, label, starts[i], ends[i + last]) for i in places]
         return tuple(out)
