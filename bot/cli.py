@@ -9,7 +9,6 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -18,8 +17,6 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.app import App, open_app
-from bot.digest import rank
-from bot.matcher import explain
 from bot.models import ChannelRef, Command, InvalidChannelId, Match
 from bot.query import QueryError, parse
 from bot.runner import RunError
@@ -245,14 +242,7 @@ def search(
         except QueryError as exc:
             raise Failure(f"bad query: {exc}") from None
         async with open_app(_settings()) as app:
-            now = app.pipeline.clock()
-            papers = await app.stores.papers.seen_between(now - timedelta(days=days), now)
-            found = []
-            for paper in papers:
-                hits = explain(parsed, paper)
-                if hits is not None:
-                    found.append(Match(paper, (), hits))
-            found = rank(found)[:limit]
+            found = (await app.pipeline.search(parsed, days))[:limit]
             if as_json:
                 out.print_json(json.dumps([_match_json(m) for m in found]))
                 return

@@ -7,8 +7,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.digest import rank
-from bot.matcher import explain
 from bot.models import Channel, Command, Match, Paper, Reply, Schedule
 from bot.pipeline import NoChatForPlatform, Pipeline
 from bot.query import QueryError, parse
@@ -144,11 +142,7 @@ class CommandHandler:
                 f"This channel already follows `{dup.existing.canonical}` (#{dup.existing.id})."
             )
         self.pipeline.book.add(sub)
-        now = self.clock()
-        recent = await self.stores.papers.seen_between(
-            now - timedelta(days=SUBSCRIBE_PREVIEW_DAYS), now
-        )
-        found = self._search(query, recent)
+        found = await self.pipeline.search(query, SUBSCRIBE_PREVIEW_DAYS)
         head = f"Subscribed to `{query.canonical}` (#{sub.id})."
         if not found:
             return Reply(f"{head} No stored paper of the last 7 days matches it yet.")
@@ -224,9 +218,7 @@ class CommandHandler:
             query = parse(rest)
         except QueryError as exc:
             return _query_error(exc, rest)
-        now = self.clock()
-        papers = await self.stores.papers.seen_between(now - timedelta(days=SEARCH_DAYS), now)
-        found = self._search(query, papers)
+        found = await self.pipeline.search(query, SEARCH_DAYS)
         if not found:
             return Reply(f"No paper of the last {SEARCH_DAYS} days matches `{query.canonical}`.")
         shown = found[:SEARCH_LIMIT]
@@ -292,11 +284,3 @@ class CommandHandler:
         channel = await self._channel(command)
         await self._changed(replace(channel, paused=False, active=True))
         return Reply(f"Resumed. {describe_channel(replace(channel, paused=False, active=True))}")
-
-    def _search(self, query: object, papers: list[Paper]) -> list[Match]:
-        found = []
-        for paper in papers:
-            hits = explain(query, paper)  # type: ignore[arg-type]
-            if hits is not None:
-                found.append(Match(paper, (), hits))
-        return rank(found)

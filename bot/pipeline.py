@@ -10,8 +10,9 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot.digest import build_digest
+from bot.digest import build_digest, rank
 from bot.matchbook import MatchBook
+from bot.matcher import explain
 from bot.models import Channel, ChannelRef, Digest, Match, Paper
 from bot.ports import (
     ChannelUnavailable,
@@ -21,6 +22,7 @@ from bot.ports import (
     PaperSource,
     TransientChatError,
 )
+from bot.query import Query
 from bot.stores import LedgerPage, SourceState, Stores
 
 log = logging.getLogger(__name__)
@@ -199,6 +201,16 @@ class Pipeline:
                 channel.ref, [m.paper.id for m in matches]
             )
         return [m for m in matches if m.paper.id not in done]
+
+    async def search(self, query: Query, days: float) -> list[Match]:
+        """Stored papers first seen in the last `days` that match `query`, best first."""
+        now = self.clock()
+        found = []
+        for paper in await self.stores.papers.seen_between(now - timedelta(days=days), now):
+            hits = explain(query, paper)
+            if hits is not None:
+                found.append(Match(paper, (), hits))
+        return rank(found)
 
     async def preview(self, ref: ChannelRef) -> Digest:
         """The digest the channel would get now; marks nothing."""
