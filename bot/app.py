@@ -42,15 +42,6 @@ class App:
     sources: dict[str, PaperSource] = field(default_factory=dict)
     chats: dict[str, Chat] = field(default_factory=dict)
 
-    async def healthy(self) -> bool:
-        """Whether the database answers (for /healthz)."""
-        return await ping(self.engine)
-
-    @property
-    def engine(self):  # type: ignore[no-untyped-def]
-        """The database engine behind the stores."""
-        return self.stores.papers.engine  # type: ignore[attr-defined]
-
 
 def build_chats(
     settings: Settings, console: ConsoleChat, health: Callable[[], Awaitable[bool]]

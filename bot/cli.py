@@ -322,7 +322,9 @@ async def _status(app: App) -> None:
     for ch in await app.stores.channels.all():
         subs = await app.stores.channels.subscriptions(ch.ref)
         c = counts.get(str(ch.ref), {})
-        state = "inactive" if not ch.active else "paused" if ch.paused else "active"
+        state = "paused" if ch.paused else "active"
+        if not ch.active:
+            state = f"inactive: {await app.stores.channels.inactive_reason(ch.ref) or '?'}"
         nxt = next_slot(ch.schedule, now) if ch.active and not ch.paused else None
         table.add_row(
             str(ch.ref),
