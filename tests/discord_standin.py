@@ -172,6 +172,7 @@ class DiscordStandIn:
         self.requests: list[Recorded] = []
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}
+        self.threads: dict[str, dict[str, str]] = {}  # thread id -> parent channel and message
         self.gateway_events: list[dict[str, Any]] = []
         self.send_ready = True  # False: a gateway that accepts IDENTIFY but never gets ready
         self._failures: list[_Failure] = []
@@ -213,6 +214,9 @@ class DiscordStandIn:
         app.router.add_put(p + "/applications/{app}/commands", self._put_commands)
         app.router.add_put(p + "/applications/{app}/guilds/{guild}/commands", self._put_commands)
         app.router.add_post(p + "/channels/{channel}/messages", self._create_message)
+        app.router.add_post(
+            p + "/channels/{channel}/messages/{message}/threads", self._start_thread
+        )
         app.router.add_post(p + "/interactions/{iid}/{token}/callback", self._callback)
         app.router.add_post(p + "/webhooks/{app}/{token}", self._followup)
         app.router.add_patch(p + "/webhooks/{app}/{token}/messages/{mid}", self._edit_original)
@@ -394,6 +398,32 @@ class DiscordStandIn:
         if nonce:
             self._by_nonce[nonce] = message
         return _json(message)
+
+    async def _start_thread(self, request: web.Request) -> web.Response:
+        parent = request.match_info["channel"]
+        body = await request.json()
+        thread_id = str(next(self._ids))
+        self.threads[thread_id] = {"parent": parent, "message": request.match_info["message"]}
+        return _json(
+            {
+                "id": thread_id,
+                "type": 11,
+                "guild_id": GUILD_ID,
+                "parent_id": parent,
+                "name": body["name"],
+                "owner_id": APP_ID,
+                "thread_metadata": {
+                    "archived": False,
+                    "auto_archive_duration": body.get("auto_archive_duration", 1440),
+                    "archive_timestamp": datetime.now(UTC).isoformat(),
+                    "locked": False,
+                },
+                "message_count": 0,
+                "member_count": 1,
+                "rate_limit_per_user": 0,
+                "flags": 0,
+            }
+        )
 
     async def _callback(self, request: web.Request) -> web.Response:
         body = await request.json()

@@ -250,3 +250,27 @@ def test_the_invite_link_asks_for_commands_and_three_channel_permissions() -> No
         f"https://discord.com/oauth2/authorize?client_id={APP_ID}"
         "&scope=bot+applications.commands&permissions=19456"
     )
+
+
+async def test_threads_put_each_full_abstract_under_the_digest(
+    standin: DiscordStandIn, chat: DiscordChat
+) -> None:
+    page = one_page("@everyone Diffusion")
+
+    message_id = await chat.post(CHANNEL, page, "delivery-t", threads=True)
+
+    [(thread_id, where)] = standin.threads.items()
+    assert where == {"parent": CHANNEL_ID, "message": message_id}
+    [abstract] = standin.messages[thread_id]
+    assert abstract["content"].startswith("**@\u200beveryone Diffusion**\n")
+    assert page.items[0].paper.abstract[:40] in abstract["content"]
+    assert abstract["mention_everyone"] is False
+
+
+async def test_a_failed_thread_does_not_fail_the_digest(
+    standin: DiscordStandIn, chat: DiscordChat
+) -> None:
+    standin.fail("POST", rf"/channels/{CHANNEL_ID}/messages/\d+/threads", 403)
+    message_id = await chat.post(CHANNEL, one_page(), "delivery-u", threads=True)
+    assert [m["id"] for m in standin.messages[CHANNEL_ID]] == [message_id]
+    assert standin.threads == {}  # the thread was refused; the digest stands

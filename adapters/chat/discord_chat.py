@@ -25,7 +25,14 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from adapters.chat.discord_commands import CommandRunner, build_tree
-from adapters.chat.discord_render import DiscordMessage, digest_message, fits, reply_messages
+from adapters.chat.discord_render import (
+    DiscordMessage,
+    abstract_message,
+    digest_message,
+    fits,
+    reply_messages,
+    thread_name,
+)
 from bot.commands import needs_manage
 from bot.digest import paginate
 from bot.models import ChannelRef, Command, Digest, Reply, Visibility
@@ -267,7 +274,9 @@ class DiscordChat:
     ) -> str:
         """Post one page with the delivery's nonce (enforce_nonce), so a retry never posts twice.
 
-        `threads` is not supported on Discord yet: the digest is posted without abstracts.
+        With `threads`, a thread is opened on the digest message and each paper's full abstract
+        is posted in it (best effort: a failure there is logged, never raised, or the digest
+        would be posted again).
         """
         if channel.platform != self.platform:
             raise ValueError(f"not a Discord channel: {channel}")
@@ -298,7 +307,21 @@ class DiscordChat:
         _log.info(
             "discord: posted %s page %d/%d as message %s", channel, page.page, page.pages, sent.id
         )
+        if threads:
+            await self._post_abstracts(channel, page, sent.id)
         return str(sent.id)
+
+    async def _post_abstracts(self, channel: ChannelRef, page: Digest, message_id: int) -> None:
+        client = self._get_client()
+        try:
+            thread = await client.http.start_thread_with_message(
+                int(channel.channel), message_id, name=thread_name(page), auto_archive_duration=1440
+            )
+            target = client.get_partial_messageable(int(thread["id"]))
+            for match in page.items:
+                await target.send(content=abstract_message(match), allowed_mentions=NO_MENTIONS)
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+            _log.warning("discord: abstracts for %s not posted in a thread: %s", channel, exc)
 
     async def find_delivery(self, channel: ChannelRef, delivery_id: str) -> str | None:
         """Always None: fetched Discord messages do not carry their nonce, so history cannot tell.

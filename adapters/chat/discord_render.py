@@ -167,6 +167,18 @@ def fits(page: Digest) -> bool:
     return message_fits(digest_message(page))
 
 
+def thread_name(page: Digest) -> str:
+    """The name of a digest's thread (Discord allows 100 characters)."""
+    return truncate(page.title, 100)
+
+
+def abstract_message(match: Match) -> str:
+    """One paper's full abstract for the digest's thread: bold title, then the text, escaped."""
+    title = bold(_fit(match.paper.title, 300, escape_text))
+    body = match.paper.abstract or "(no abstract)"
+    return _fit(body, MAX_CONTENT - len(title) - 1, lambda t: f"{title}\n{escape_text(t)}")
+
+
 def split_text(text: str, limit: int = MAX_CONTENT) -> list[str]:
     """`text` in chunks of at most `limit` characters, cut at line breaks where possible."""
     chunks: list[str] = []
