@@ -140,7 +140,7 @@ class Scheduler:
         async with self._sweeping:
             now = self.pipeline.clock()
             await self.pipeline.sync_subscriptions()
-            counts = await self.pipeline.stores.deliveries.counts()
+            unsent = await self.pipeline.stores.deliveries.channels_with_open_pages()
             due: list[tuple[Channel, datetime]] = []
             retry: list[Channel] = []
             for channel in await self.pipeline.stores.channels.all():
@@ -149,7 +149,7 @@ class Scheduler:
                 slot = due_slot(channel, now)
                 if slot is not None:
                     due.append((channel, slot))
-                elif channel.active and _open(counts.get(str(channel.ref), {})):
+                elif channel.active and str(channel.ref) in unsent:
                     retry.append(channel)
             matched = None
             delivered: dict[str, set[str]] = {}
@@ -172,7 +172,7 @@ class Scheduler:
                             slot=slot,
                             matched=matched.for_channel(channel.ref) if matched else [],
                             sync=False,
-                            has_open=_open(counts.get(str(channel.ref), {})),
+                            has_open=str(channel.ref) in unsent,
                             delivered=delivered.get(str(channel.ref), set()),
                         )
                     except Exception:  # one channel's trouble never stops the others
@@ -187,7 +187,3 @@ class Scheduler:
         if channel.paused or not channel.active:
             return None
         return next_slot(channel.schedule, self.pipeline.clock())
-
-
-def _open(states: dict[str, int]) -> bool:
-    return any(n for state, n in states.items() if state != "sent")

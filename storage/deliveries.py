@@ -167,6 +167,16 @@ class DeliveryRepository:
                 out[channel_id][state] = int(n)
             return dict(out)
 
+    async def channels_with_open_pages(self) -> set[str]:
+        """Channel ids with pages not yet sent (pending or sending)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(deliveries.c.channel_id)
+                .where(deliveries.c.state.in_(("pending", "sending")))
+                .distinct()
+            )
+            return {r.channel_id for r in rows}
+
     async def sent(self, ref: ChannelRef) -> list[tuple[str, str]]:
         """(paper id, message id) of every sent row of the channel."""
         async with self.engine.connect() as conn:
