@@ -35,6 +35,7 @@ from bot.query import Query
 
 TEXT_FIELDS = ("title", "abstract", "authors")
 _second = itemgetter(1)
+_NONE: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=2048)
@@ -104,7 +105,7 @@ class _Entry:
 def _settled(plan: Plan, anchors: list[Anchor] | None) -> bool:
     """Whether finding any of `anchors` proves the plan holds: they are all co-occurrences, and
     each pair alone holds every required word and one word of every group (nothing else to test)."""
-    if not anchors or plan.forbidden or plan.rest is not None:
+    if not anchors or plan.forbidden or plan.prefixes or plan.phrases or plan.rest is not None:
         return False
     for _, kind, value in anchors:
         if kind != "cooc":
@@ -181,7 +182,11 @@ class SubscriptionIndex:
         anywhere = view.keys_in("any")
         matched: list[tuple[_Entry, tuple[CompiledTerm, ...]]] = []
         has_all, has_none = anywhere.issuperset, anywhere.isdisjoint
-        for entry in self._candidates(view):
+        candidates = self._candidates(view)
+        # The wildcards starting a title or abstract word (the candidate scan found them all).
+        wild = view.prefixes.get("title", _NONE) | view.prefixes.get("abstract", _NONE)
+        spaced: str | None = None
+        for entry in candidates:
             if not entry.sure:
                 plan = entry.plan
                 if plan.required and not has_all(plan.required):
@@ -190,6 +195,13 @@ class SubscriptionIndex:
                     continue
                 if plan.groups and any(map(has_none, plan.groups)):
                     continue
+                if plan.prefixes and not wild.issuperset(plan.prefixes):
+                    continue
+                if plan.phrases:
+                    if spaced is None:  # both fields' keys, apart so no phrase spans the two
+                        spaced = f"{view.tokens('title').spaced_keys}|{view.tokens('abstract').spaced_keys}"
+                    if not all(map(spaced.__contains__, plan.phrases)):
+                        continue
                 if plan.rest is not None and not view.matches(plan.rest):
                     continue
             terms = entry.terms
