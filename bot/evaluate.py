@@ -182,6 +182,14 @@ def _any_word(node: Compiled) -> bool:
     return node[0] == "word" and node[1].scope == "any"
 
 
+def _any_prefix(node: Compiled) -> bool:
+    """A lone wildcard (`graph*`) searched in the title or abstract."""
+    if node[0] != "term":
+        return False
+    term = node[1]
+    return term.scope == "any" and len(term.parts) == 1 and term.parts[0][1]  # type: ignore[no-any-return]
+
+
 def _word_group(node: Compiled) -> bool:
     """An OR of one-word terms searched in the title or abstract."""
     return node[0] == "or" and all(map(_any_word, node[1]))
@@ -193,7 +201,8 @@ class Plan:
     abstract first (they settle `a b`, `a -b`, `a OR b`, `(a OR b) c` alone), then `rest`.
 
     It matches when every `required` key is present, no `forbidden` one is, each of `groups`
-    has one present, and `rest` (if any) holds. `report` lists the terms a match reports, in
+    has one present, every one of `prefixes` starts a word (as the index's wildcard scan found),
+    every one of `phrases` is in the title or abstract, and `rest` (if any) holds. `report` lists the terms a match reports, in
     query order, each with whether only when present (a word of an OR); `walk` says to find them
     by walking the tree instead (an OR of more than words).
     """
@@ -201,6 +210,8 @@ class Plan:
     required: frozenset[str]
     forbidden: frozenset[str]
     groups: tuple[frozenset[str], ...]
+    prefixes: frozenset[str]  # wildcards (`graph*`) that must start a title or abstract word
+    phrases: tuple[str, ...]  # plain phrases (" a b c ") that must be in the title or abstract
     rest: Compiled | None
     report: tuple[tuple[CompiledTerm, bool], ...]
     terms: tuple[CompiledTerm, ...]  # every reported term (when none is optional)
@@ -215,10 +226,19 @@ class Plan:
         words: set[str] = set()
         banned: set[str] = set()
         groups: list[frozenset[str]] = []
+        prefixes: set[str] = set()
+        phrases: list[str] = []
         rest: list[Compiled] = []
         for item in items:
             if _any_word(item):
                 words.add(item[1].key)
+            elif _any_prefix(item):
+                prefixes.add(item[1].key)
+            elif item[0] == "term" and item[1] is proven:
+                pass
+            elif item[0] == "term" and item[1].scope == "any" and item[1].spaced is not None:
+                phrases.append(item[1].spaced)
+                words |= required(item)  # cheap to test first
             elif item[0] == "not" and _any_word(item[1]):
                 banned.add(item[1][1].key)
             elif _word_group(item):
@@ -230,7 +250,8 @@ class Plan:
         report: dict[CompiledTerm, bool] = {}
         walk = not _report(node, report, optional=False)
         return cls(
-            frozenset(words), frozenset(banned), tuple(groups), remainder,
+            _frozen(words), _frozen(banned), tuple(groups), _frozen(prefixes),
+            tuple(dict.fromkeys(phrases)), remainder,
             tuple(report.items()), tuple(report), any(report.values()), walk,
         )  # fmt: skip
 
@@ -245,6 +266,14 @@ class Plan:
         if len(first) * len(second) > 4:
             return None
         return [("any", "cooc", (a, b)) for a in sorted(first) for b in sorted(second)]
+
+
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _frozen(items: set[str]) -> frozenset[str]:
+    """`items` frozen; one shared empty set (each new one costs 200 bytes, times 50,000 plans)."""
+    return frozenset(items) if items else _EMPTY
 
 
 def _report(node: Compiled, out: dict[CompiledTerm, bool], *, optional: bool) -> bool:

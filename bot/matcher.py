@@ -35,6 +35,7 @@ from bot.query import Query
 
 TEXT_FIELDS = ("title", "abstract", "authors")
 _second = itemgetter(1)
+_NONE: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=2048)
@@ -65,13 +66,18 @@ def _hits(view: PaperView, terms: tuple[CompiledTerm, ...]) -> tuple[Hit, ...]:
     for term in terms:
         out.extend(view.term_hits(term))
     # Two different terms may share a label and a span (`title:video OR video`).
-    return tuple(dict.fromkeys(out)) if len({t.label for t in terms}) < len(terms) else tuple(out)
+    return tuple(dict.fromkeys(out)) if _shared_label(terms) else tuple(out)
+
+
+def _shared_label(terms: tuple[CompiledTerm, ...]) -> bool:
+    """Whether two of `terms` have the same label (so their hits may repeat)."""
+    return len({t.label for t in terms}) < len(terms)
 
 
 class _Entry:
     """One distinct query in the index (by canonical text) and the keys subscribed to it."""
 
-    __slots__ = ("anchors", "compiled", "keys", "plan", "sure", "terms")
+    __slots__ = ("anchors", "compiled", "keys", "plan", "shared", "sure", "terms")
 
     def __init__(self, compiled: Compiled) -> None:
         self.compiled = compiled
@@ -80,6 +86,7 @@ class _Entry:
         self.plan = Plan.of(compiled, _proven(compiled, anchors))
         # The terms a match reports, when they do not depend on the paper.
         self.terms = None if self.plan.walk or self.plan.optional else self.plan.terms
+        self.shared = self.terms is not None and _shared_label(self.terms)
         paired = self.plan.anchors()
         if paired is not None and (
             anchors is None
@@ -88,8 +95,25 @@ class _Entry:
             anchors = paired
         self.anchors = anchors
         kind, payload = compiled
-        # A lone word, prefix, category or two-word phrase holds wherever its anchor is found.
-        self.sure = kind in ("word", "term") and payload.exact_anchor and anchors == payload.anchors
+        # A lone word, prefix, category or two-word phrase holds wherever its anchor is found;
+        # so does a query of title-or-abstract words that each co-occurrence anchor settles.
+        self.sure = (
+            kind in ("word", "term") and payload.exact_anchor and anchors == payload.anchors
+        ) or _settled(self.plan, anchors)
+
+
+def _settled(plan: Plan, anchors: list[Anchor] | None) -> bool:
+    """Whether finding any of `anchors` proves the plan holds: they are all co-occurrences, and
+    each pair alone holds every required word and one word of every group (nothing else to test)."""
+    if not anchors or plan.forbidden or plan.prefixes or plan.phrases or plan.rest is not None:
+        return False
+    for _, kind, value in anchors:
+        if kind != "cooc":
+            return False
+        both = frozenset(value)  # type: ignore[arg-type]
+        if not plan.required <= both or any(both.isdisjoint(g) for g in plan.groups):
+            return False
+    return True
 
 
 def _proven(compiled: Compiled, anchors: list[Anchor] | None) -> CompiledTerm | None:
@@ -158,7 +182,11 @@ class SubscriptionIndex:
         anywhere = view.keys_in("any")
         matched: list[tuple[_Entry, tuple[CompiledTerm, ...]]] = []
         has_all, has_none = anywhere.issuperset, anywhere.isdisjoint
-        for entry in self._candidates(view):
+        candidates = self._candidates(view)
+        # The wildcards starting a title or abstract word (the candidate scan found them all).
+        wild = view.prefixes.get("title", _NONE) | view.prefixes.get("abstract", _NONE)
+        spaced: str | None = None
+        for entry in candidates:
             if not entry.sure:
                 plan = entry.plan
                 if plan.required and not has_all(plan.required):
@@ -167,6 +195,13 @@ class SubscriptionIndex:
                     continue
                 if plan.groups and any(map(has_none, plan.groups)):
                     continue
+                if plan.prefixes and not wild.issuperset(plan.prefixes):
+                    continue
+                if plan.phrases:
+                    if spaced is None:  # both fields' keys, apart so no phrase spans the two
+                        spaced = f"{view.tokens('title').spaced_keys}|{view.tokens('abstract').spaced_keys}"
+                    if not all(map(spaced.__contains__, plan.phrases)):
+                        continue
                 if plan.rest is not None and not view.matches(plan.rest):
                     continue
             terms = entry.terms
@@ -183,10 +218,18 @@ class SubscriptionIndex:
             return {}
         # Every matched term's places found together (one pass per field for the words).
         view.collect_hits(dict.fromkeys(chain.from_iterable(terms for _, terms in matched)))
-        memo = view.hits
+        memo = view.hits  # now holds every matched term: joined here without a call per term
         out: dict[int, tuple[Hit, ...]] = {}
         for entry, terms in matched:
-            hits = memo[terms[0].id] if len(terms) == 1 else _hits(view, terms)
+            if len(terms) == 1:
+                hits = memo[terms[0].id]
+            else:
+                joined: list[Hit] = []
+                for term in terms:
+                    joined += memo[term.id]
+                shared = entry.shared if terms is entry.terms else _shared_label(terms)
+                # Two different terms may share a label and a span (`title:video OR video`).
+                hits = tuple(dict.fromkeys(joined)) if shared else tuple(joined)
             for key in entry.keys:
                 out[key] = hits
         return out
