@@ -117,13 +117,6 @@ class ChannelRepository:
                 )
             ).scalar()
 
-    async def set_last_digest(self, ref: ChannelRef, when: datetime) -> None:
-        """Record when the channel's last digest was built."""
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                update(channels).where(channels.c.id == str(ref)).values(last_digest_at=when)
-            )
-
     async def all(self) -> list[Channel]:
         """Every channel."""
         async with self.engine.connect() as conn:

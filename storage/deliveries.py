@@ -176,13 +176,3 @@ class DeliveryRepository:
                 .distinct()
             )
             return {r.channel_id for r in rows}
-
-    async def sent(self, ref: ChannelRef) -> list[tuple[str, str]]:
-        """(paper id, message id) of every sent row of the channel."""
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(deliveries.c.paper_id, deliveries.c.message_id)
-                .where(deliveries.c.channel_id == str(ref), deliveries.c.state == "sent")
-                .order_by(deliveries.c.id)
-            )
-            return [(r.paper_id, r.message_id) for r in rows]
