@@ -183,6 +183,8 @@ def digest(
                 raise Failure(str(exc)) from None
             if report.posted:
                 out.print(f"Posted {report.papers} papers to {ref} in {report.posted} message(s).")
+                if report.note:
+                    out.print(report.note)
             else:
                 out.print(f"Nothing posted to {ref}" + (f": {report.note}" if report.note else "."))
             if report.pending:
@@ -317,6 +319,7 @@ async def _status(app: App) -> None:
         "subscriptions",
         "sent",
         "pending",
+        "set aside",
         title="Channels",
     )
     for ch in await app.stores.channels.all():
@@ -335,8 +338,38 @@ async def _status(app: App) -> None:
             str(len(subs)),
             str(c.get("sent", 0)),
             str(c.get("pending", 0) + c.get("sending", 0)),
+            str(c.get("rejected", 0)),
         )
     out.print(table)
+    if any(c.get("rejected") for c in counts.values()):
+        out.print(
+            "Papers set aside were refused by their platform even as plain text (see the log); "
+            "`paperbot requeue` puts them back in line."
+        )
+
+
+@cli.command()
+def requeue(
+    channel: Annotated[
+        str | None, typer.Option(help="platform:workspace:channel (default: every channel)")
+    ] = None,
+) -> None:
+    """Put digest pages a platform refused back in line, to be posted on the next run."""
+
+    async def main() -> None:
+        ref = _channel(channel) if channel else None
+        async with open_app(_settings()) as app:
+            pages, papers = await app.stores.deliveries.requeue(ref)
+        where = f" for {ref}" if ref else ""
+        if not pages:
+            out.print(f"Nothing is set aside{where}.")
+            return
+        out.print(
+            f"Requeued {papers} papers in {pages} message(s){where}: `paperbot run` posts them "
+            "on its next sweep, `paperbot digest --channel ...` at once."
+        )
+
+    _run(main)
 
 
 def _when(value: Any) -> str:

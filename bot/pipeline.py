@@ -19,6 +19,7 @@ from bot.ports import (
     Chat,
     ChatAuthError,
     Clock,
+    MessageRejected,
     PaperSource,
     TransientChatError,
 )
@@ -356,9 +357,21 @@ class Pipeline:
                     continue
             digest = prebuilt.get(page.paper_ids) or await self._rebuild(channel, page)
             try:
-                message_id = await chat.post(
-                    ref, digest, page.delivery_id, threads=channel.settings.threads
+                message_id = await self._post(chat, channel, digest, page.delivery_id)
+            except MessageRejected as exc:
+                # Refused even as plain text: set aside (kept, shown in `status`, brought back
+                # by `paperbot requeue`) so this page cannot hold up the channel's next ones.
+                await ledger.reject(page.delivery_id, str(exc))
+                waiting -= len(page.paper_ids)
+                log.error(
+                    "%s refused delivery %s (%d papers) even as plain text; set aside: %s",
+                    ref.platform,
+                    page.delivery_id,
+                    len(page.paper_ids),
+                    exc,
                 )
+                note = f"{len(page.paper_ids)} papers set aside, refused by {ref.platform}: {exc}"
+                continue
             except TransientChatError as exc:
                 delay = self._retry_delay(page.attempts + 1, exc.retry_after)
                 await self._retry(page, str(exc), delay, uncertain=exc.uncertain)
@@ -395,6 +408,20 @@ class Pipeline:
         return DeliveryReport(
             ref, posted=posted, papers=papers, pending=waiting - papers, note=note, blocked=blocked
         )
+
+    async def _post(self, chat: Chat, channel: Channel, page: Digest, delivery_id: str) -> str:
+        """Post a page; if the platform refuses it as rendered, once more as plain text (the
+        refused message was not posted, so this cannot post it twice)."""
+        try:
+            return await chat.post(channel.ref, page, delivery_id, threads=channel.settings.threads)
+        except MessageRejected as exc:
+            log.warning(
+                "%s refused delivery %s as rendered (%s); posting it as plain text",
+                channel.ref.platform,
+                delivery_id,
+                exc,
+            )
+            return await chat.post(channel.ref, page, delivery_id, plain=True)
 
     async def _retry(
         self, page: LedgerPage, error: str, delay: timedelta, *, uncertain: bool

@@ -87,6 +87,12 @@ class ChatAuthError(ChatError):
     """The platform rejected our credentials (revoked or invalid token): stop this platform."""
 
 
+class MessageRejected(ChatError):
+    """The platform refused this message as it was sent (a malformed or oversized payload: an
+    HTTP 400, Slack's `invalid_blocks`): sending it again unchanged would fail again. Nothing
+    was posted. The pipeline tries the page once more as plain text, then sets it aside."""
+
+
 class Chat(Protocol):
     """A chat platform. Adapters only translate: payloads into Commands, Digests into messages."""
 
@@ -101,13 +107,21 @@ class Chat(Protocol):
         ...
 
     async def post(
-        self, channel: ChannelRef, page: Digest, delivery_id: str, *, threads: bool = False
+        self,
+        channel: ChannelRef,
+        page: Digest,
+        delivery_id: str,
+        *,
+        threads: bool = False,
+        plain: bool = False,
     ) -> str:
         """Post one page as one message carrying `delivery_id`; return the message id.
 
         With `threads`, each paper's full abstract follows in the message's thread, where the
-        platform has threads (best effort: a failed thread reply never fails the post).
-        Raises TransientChatError, ChannelUnavailable or ChatAuthError.
+        platform has threads (best effort: a failed thread reply never fails the post). With
+        `plain`, the page goes in the platform's plainest form (text only: titles and links),
+        for a page the platform refused as rendered.
+        Raises TransientChatError, ChannelUnavailable, ChatAuthError or MessageRejected.
         """
         ...
 

@@ -14,6 +14,7 @@ from bot.stores import LedgerPage
 from storage.tables import channels, deliveries
 
 _CHUNK = 500
+_OPEN = ("pending", "sending")  # not yet posted; `sent` and `rejected` are settled
 
 
 class DeliveryRepository:
@@ -86,7 +87,7 @@ class DeliveryRepository:
     async def open_pages(self, ref: ChannelRef, now: datetime | None = None) -> list[LedgerPage]:
         """The channel's pages not yet sent, pending or sending (outcome unknown), that are due
         at `now` (all of them when `now` is None), oldest first."""
-        cond = [deliveries.c.channel_id == str(ref), deliveries.c.state != "sent"]
+        cond = [deliveries.c.channel_id == str(ref), deliveries.c.state.in_(_OPEN)]
         if now is not None:
             cond.append(
                 or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now)
@@ -144,6 +145,32 @@ class DeliveryRepository:
                 .values(state="pending", last_error=error[:500], next_attempt_at=retry_at)
             )
 
+    async def reject(self, delivery_id: str, error: str) -> None:
+        """Set a page aside that the platform refused to post (see requeue)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.delivery_id == delivery_id, deliveries.c.state != "sent")
+                .values(state="rejected", last_error=error[:500], next_attempt_at=None)
+            )
+
+    async def requeue(self, ref: ChannelRef | None = None) -> tuple[int, int]:
+        """Put the pages set aside (of one channel, or all) back to pending, to be posted on the
+        next sweep: (pages, papers)."""
+        cond = [deliveries.c.state == "rejected"]
+        if ref is not None:
+            cond.append(deliveries.c.channel_id == str(ref))
+        async with self.engine.begin() as conn:
+            pages = await conn.scalar(
+                select(func.count(func.distinct(deliveries.c.delivery_id))).where(*cond)
+            )
+            result = await conn.execute(
+                update(deliveries)
+                .where(*cond)
+                .values(state="pending", attempts=0, next_attempt_at=None)
+            )
+            return int(pages or 0), int(result.rowcount or 0)
+
     async def defer(self, delivery_id: str, error: str, retry_at: datetime) -> None:
         """Keep a page whose post may have landed as sending (to be looked up before it is
         posted again), not before `retry_at`."""
@@ -171,8 +198,6 @@ class DeliveryRepository:
         """Channel ids with pages not yet sent (pending or sending)."""
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                select(deliveries.c.channel_id)
-                .where(deliveries.c.state.in_(("pending", "sending")))
-                .distinct()
+                select(deliveries.c.channel_id).where(deliveries.c.state.in_(_OPEN)).distinct()
             )
             return {r.channel_id for r in rows}

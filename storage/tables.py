@@ -107,7 +107,8 @@ subscriptions = Table(
 )
 
 # The delivery ledger: one row per (channel, paper), ever. Rows of one message share a
-# delivery_id; state moves pending -> sending -> sent (or back to pending on a transient error).
+# delivery_id; state moves pending -> sending -> sent (or back to pending on a transient error,
+# or to rejected when the platform refuses the message even as plain text; requeue undoes that).
 deliveries = Table(
     "deliveries",
     metadata,

@@ -35,6 +35,7 @@ class Post:
     page: Digest
     delivery_id: str
     message_id: str
+    plain: bool = False
 
     @property
     def paper_ids(self) -> list[str]:
@@ -65,14 +66,20 @@ class FakeChat:
         return paginate(digest, lambda d: len(d.items) <= self.page_size)
 
     async def post(
-        self, channel: ChannelRef, page: Digest, delivery_id: str, *, threads: bool = False
+        self,
+        channel: ChannelRef,
+        page: Digest,
+        delivery_id: str,
+        *,
+        threads: bool = False,
+        plain: bool = False,
     ) -> str:
         if self.before_post:
             self.before_post(channel)
         if self.failures:
             raise self.failures.pop(0)
         message_id = f"m{len(self.posts) + 1}"
-        self.posts.append(Post(channel, page, delivery_id, message_id))
+        self.posts.append(Post(channel, page, delivery_id, message_id, plain))
         if self.lose_responses:
             self.lose_responses -= 1
             raise ConnectionResetError("response lost after the post landed")

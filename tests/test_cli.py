@@ -101,6 +101,28 @@ def test_status_shows_sources_and_channels():
     assert "console:local:general" in r.output and "09:00 UTC daily" in r.output
 
 
+def test_pages_set_aside_show_in_status_and_requeue_posts_them_again(tmp_path):
+    import sqlite3
+
+    assert "Nothing is set aside." in invoke("requeue").output
+    invoke("command", "--channel", CH, "subscribe diffusion")
+    invoke("poll")
+    invoke("digest", "--channel", CH)
+    with sqlite3.connect(tmp_path / "cli.db") as db:  # as if the platform had refused the page
+        db.execute("UPDATE deliveries SET state = 'rejected', last_error = 'invalid_blocks'")
+
+    r = invoke("status")
+    assert "set aside" in r.output and "paperbot requeue" in r.output
+    row = next(line for line in r.output.splitlines() if line.startswith(f"│ {CH}"))
+    assert row.split("│")[-2].strip() == "10"  # the set-aside column
+
+    r = invoke("requeue", "--channel", CH)
+    assert "Requeued 10 papers in 1 message(s) for console:local:general" in r.output
+    r = invoke("digest", "--channel", CH)
+    assert "Posted 10 papers to console:local:general in 1 message(s)" in r.output
+    assert "Nothing is set aside." in invoke("requeue").output
+
+
 def test_db_upgrade():
     r = invoke("db", "upgrade")
     assert r.exit_code == 0 and "revision 0001" in r.output

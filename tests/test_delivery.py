@@ -7,7 +7,7 @@ import contextlib
 
 from bot.models import ChannelRef
 from bot.pipeline import Pipeline
-from bot.ports import ChannelUnavailable, ChatAuthError, TransientChatError
+from bot.ports import ChannelUnavailable, ChatAuthError, MessageRejected, TransientChatError
 from tests.conftest import paper
 from tests.fakes import FakeChat
 
@@ -151,3 +151,36 @@ async def test_adapter_bug_does_not_lose_the_page(pipeline, source, chat, clock)
     clock.advance(hours=2)
     assert (await pipeline.flush(CH)).posted == 1
     assert len(chat.posted_ids()) == 7
+
+
+async def test_a_page_refused_as_rendered_goes_out_as_plain_text(pipeline, source, chat):
+    await setup(pipeline, source, chat)
+    chat.failures = [MessageRejected("invalid_blocks")]
+
+    report = await pipeline.run_digest(CH)
+
+    assert report.posted == 1 and report.pending == 0
+    [post] = chat.posts
+    assert post.plain and len(post.paper_ids) == 7
+
+
+async def test_a_page_refused_even_as_plain_text_is_set_aside_and_holds_nothing_up(
+    pipeline, source, chat, clock, stores
+):
+    await setup(pipeline, source, chat, page_size=3)  # pages of 3, 3 and 1 papers
+    chat.failures = [MessageRejected("invalid_blocks"), MessageRejected("msg_too_long")]
+
+    report = await pipeline.run_digest(CH)
+
+    assert report.posted == 2 and report.pending == 0
+    assert "3 papers set aside" in report.note and "msg_too_long" in report.note
+    assert len(chat.posted_ids()) == 4  # the pages after the refused one still went out
+    assert (await stores.deliveries.counts())[str(CH)] == {"sent": 4, "rejected": 3}
+    clock.advance(days=1)
+    assert (await pipeline.flush(CH)).posted == 0 and len(chat.posts) == 2  # not retried
+
+    # Kept, not lost: once the cause is fixed, requeue posts them on the next flush.
+    assert await stores.deliveries.requeue(CH) == (1, 3)
+    assert (await pipeline.flush(CH)).posted == 1
+    assert sorted(chat.posted_ids()) == sorted(p.id for p in PAPERS)
+    assert await stores.deliveries.requeue(CH) == (0, 0)

@@ -14,7 +14,7 @@ from discord.http import Route
 
 from adapters.chat.discord_chat import BOT_PERMISSIONS, DiscordChat, delivery_nonce, invite_url
 from bot.models import ChannelRef, Digest
-from bot.ports import ChannelUnavailable, ChatAuthError, TransientChatError
+from bot.ports import ChannelUnavailable, ChatAuthError, MessageRejected, TransientChatError
 from config.settings import Settings
 from tests.discord_standin import (
     APP_ID,
@@ -139,6 +139,30 @@ async def test_a_channel_the_bot_cannot_post_to_is_unavailable(
 
     [line] = [r.getMessage() for r in caplog.records if r.name == "adapters.chat.discord_chat"]
     assert str(CHANNEL) in line and str(status) in line and str(body["message"]) in line
+
+
+async def test_a_message_discord_refuses_is_rejected_and_can_go_as_plain_text(
+    standin: DiscordStandIn, chat: DiscordChat
+) -> None:
+    invalid = {"code": 50035, "message": "Invalid Form Body", "errors": {"embeds": {}}}
+    standin.fail("POST", MESSAGES, 400, invalid)
+    page = one_page("@everyone Diffusion <@&987654321098765432>")
+
+    with pytest.raises(MessageRejected, match="50035"):
+        await chat.post(CHANNEL, page, "delivery-7")
+    assert standin.messages.get(CHANNEL_ID, []) == []
+
+    await chat.post(CHANNEL, page, "delivery-7", plain=True)
+    [posted] = standin.messages[CHANNEL_ID]
+    assert posted["embeds"] == []
+    assert posted["content"] == (
+        "📚 **New papers**\n"
+        "• @\u200beveryone Diffusion <@\u200b&987654321098765432> — "
+        "<https://arxiv.org/abs/2406.12346>\n"
+        "and 3 more — find them with `/papers search`"
+    )
+    [_, request] = standin.calls("POST", MESSAGES)
+    assert request.body["nonce"] == delivery_nonce("delivery-7")
 
 
 async def test_a_server_error_is_transient(standin: DiscordStandIn, chat: DiscordChat) -> None:

@@ -107,6 +107,24 @@ async def test_an_archived_channel_is_marked_inactive(bot, slack, source, stores
     assert slack.posted("C0PAPERS") == []
 
 
+async def test_a_digest_slack_refuses_as_blocks_goes_out_as_plain_text_once(bot, slack, source):  # type: ignore[no-untyped-def]
+    chat, pipe = bot
+    await slash(chat, slack, "subscribe diffusion")
+    source.papers = PAPERS
+    await pipe.poll("list", force=True)
+    slack.fail("chat.postMessage", "invalid_blocks")
+
+    report = await pipe.run_digest(CH)
+
+    assert report.posted == 1 and report.papers == 2 and report.pending == 0
+    [message] = slack.posted("C0PAPERS")
+    assert message["blocks"] == []  # text alone, still carrying the delivery id
+    assert message["metadata"]["event_payload"]["delivery_id"]
+    assert "• <https://arxiv.org/abs/1|Video Diffusion at Scale>" in message["text"]
+    assert "&lt;!channel&gt; alert" in message["text"] and "<!channel>" not in message["text"]
+    assert len(slack.calls_to("chat.postMessage")) == 2
+
+
 @pytest.fixture
 def threaded_slack() -> Iterator[SlackStandin]:
     """The stand-in on its own loop in a thread, for CLI commands that run their own loop."""

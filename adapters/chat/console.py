@@ -71,9 +71,15 @@ class ConsoleChat:
         return [digest] if not digest.empty else []
 
     async def post(
-        self, channel: ChannelRef, page: Digest, delivery_id: str, *, threads: bool = False
+        self,
+        channel: ChannelRef,
+        page: Digest,
+        delivery_id: str,
+        *,
+        threads: bool = False,
+        plain: bool = False,
     ) -> str:
-        """Print the digest page (a terminal has no threads)."""
+        """Print the digest page (a terminal has no threads, and its rendering is plain)."""
         self.console.print(
             f"\n[bold underline]{escape(page.title)}[/] [dim]→ #{channel.channel}[/]"
         )

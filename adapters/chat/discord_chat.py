@@ -30,6 +30,7 @@ from adapters.chat.discord_render import (
     abstract_message,
     digest_message,
     fits,
+    plain_message,
     reply_messages,
     thread_name,
 )
@@ -41,6 +42,7 @@ from bot.ports import (
     ChatAuthError,
     ChatError,
     CommandHandler,
+    MessageRejected,
     TransientChatError,
 )
 
@@ -270,13 +272,19 @@ class DiscordChat:
         return paginate(digest, fits)
 
     async def post(
-        self, channel: ChannelRef, page: Digest, delivery_id: str, *, threads: bool = False
+        self,
+        channel: ChannelRef,
+        page: Digest,
+        delivery_id: str,
+        *,
+        threads: bool = False,
+        plain: bool = False,
     ) -> str:
         """Post one page with the delivery's nonce (enforce_nonce), so a retry never posts twice.
 
         With `threads`, a thread is opened on the digest message and each paper's full abstract
         is posted in it (best effort: a failure there is logged, never raised, or the digest
-        would be posted again).
+        would be posted again). With `plain`, the page goes as text alone (no embeds).
         """
         if channel.platform != self.platform:
             raise ValueError(f"not a Discord channel: {channel}")
@@ -284,7 +292,7 @@ class DiscordChat:
             _log.warning("discord: %s is not a Discord channel id; marking it unavailable", channel)
             raise ChannelUnavailable(f"{channel}: a Discord channel id is a number")
         await self.start_http_only()
-        message = digest_message(page)
+        message = plain_message(page) if plain else digest_message(page)
         target = self._get_client().get_partial_messageable(int(channel.channel))
         try:
             sent = await target.send(
@@ -441,6 +449,11 @@ def _raise_translated(exc: BaseException, doing: str) -> NoReturn:
     if isinstance(exc, aiohttp.ClientError | OSError | TimeoutError):
         _log.warning("discord: cannot reach Discord while %s: %r", doing, exc)
         raise TransientChatError(f"discord: cannot reach Discord while {doing}: {exc!r}") from exc
+    if isinstance(exc, discord.HTTPException) and exc.status == 400:
+        _log.error("discord: refused (HTTP 400, code %s) while %s: %s", exc.code, doing, exc.text)
+        raise MessageRejected(
+            f"discord: HTTP 400 (code {exc.code}) while {doing}: {exc.text}"
+        ) from exc
     if isinstance(exc, discord.HTTPException):
         _log.error("discord: HTTP %s while %s: %s", exc.status, doing, exc.text)
         raise ChatError(f"discord: HTTP {exc.status} while {doing}: {exc.text}") from exc

@@ -146,6 +146,25 @@ def digest_message(page: Digest) -> DiscordMessage:
     return DiscordMessage(header_text(page), tuple(paper_embed(m) for m in page.items))
 
 
+def plain_message(page: Digest) -> DiscordMessage:
+    """A digest page as text alone, no embeds: for a page Discord refused as rendered. The
+    header, a line per paper (its title and link), then "and N more"; titles are cut so the
+    whole stays within 2,000 characters."""
+    counter = f" ({page.page}/{page.pages})" if page.pages > 1 else ""
+    head = f"📚 {bold(escape_text(page.title))}{counter}"
+    tail = [f"and {page.more} more — {MORE_HINT}"] if page.page == page.pages and page.more else []
+    links = []
+    for match in page.items:
+        url = safe_url(match.paper.url, LINK_URL_LIMIT)
+        links.append(f" — <{url}>" if url else "")
+    fixed = len(head) + sum(map(len, tail)) + sum(len(link) + 3 for link in links) + 1
+    budget = max(16, (MAX_CONTENT - fixed) // max(1, len(page.items)))
+    lines = [head]
+    for match, link in zip(page.items, links, strict=True):
+        lines.append(f"• {_fit(match.paper.title or match.paper.id, budget, escape_text)}{link}")
+    return DiscordMessage("\n".join([*lines, *tail])[:MAX_CONTENT])
+
+
 def message_fits(message: DiscordMessage) -> bool:
     """Whether Discord accepts the message: ≤ 10 embeds, ≤ 6,000 embed characters, ≤ 2,000 of
     content, and every embed within its own field limits."""

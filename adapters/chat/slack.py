@@ -25,6 +25,7 @@ from adapters.chat.slack_errors import NO_HISTORY, Sleep, error_code, retry_hand
 from adapters.chat.slack_render import (
     SlackMessage,
     fits,
+    plain_digest,
     render_digest,
     render_reply,
     thread_reply,
@@ -373,19 +374,26 @@ class SlackChat:
         return kept[1] if kept is not None and kept[0] is page else render_digest(page)
 
     async def post(
-        self, channel: ChannelRef, page: Digest, delivery_id: str, *, threads: bool = False
+        self,
+        channel: ChannelRef,
+        page: Digest,
+        delivery_id: str,
+        *,
+        threads: bool = False,
+        plain: bool = False,
     ) -> str:
         """Post one page with `delivery_id` in its metadata; return its `ts`.
 
         With `threads`, each paper's full abstract follows as a reply in the message's thread.
+        With `plain`, the page goes as text alone (no blocks).
         """
-        message = self._render(page)
+        message = plain_digest(page) if plain else self._render(page)
         posted = await self._call(
             partial(
                 self._client.chat_postMessage,
                 channel=channel.channel,
                 text=message.text,
-                blocks=list(message.blocks),
+                blocks=list(message.blocks) or None,
                 metadata={"event_type": EVENT_TYPE, "event_payload": {"delivery_id": delivery_id}},
                 unfurl_links=False,
                 unfurl_media=False,

@@ -16,7 +16,13 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from bot.ports import ChannelUnavailable, ChatAuthError, ChatError, TransientChatError
+from bot.ports import (
+    ChannelUnavailable,
+    ChatAuthError,
+    ChatError,
+    MessageRejected,
+    TransientChatError,
+)
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -26,6 +32,28 @@ CHANNEL_GONE = frozenset({"channel_not_found", "not_in_channel", "is_archived", 
 AUTH_FAILED = frozenset({"invalid_auth", "token_revoked", "token_expired", "not_authed"})
 # The app may not read the channel's history (no channels:history / groups:history scope).
 NO_HISTORY = frozenset({"missing_scope", "not_allowed_token_type", "not_allowed"})
+# Slack refused the message itself (its blocks, text or metadata): the same message would be
+# refused again (https://api.slack.com/methods/chat.postMessage#errors).
+MESSAGE_REFUSED = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "invalid_attachments",
+        "too_many_attachments",
+        "msg_too_long",
+        "msg_blocks_too_long",
+        "no_text",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
+        "invalid_arguments",
+        "invalid_array_arg",
+        "invalid_charset",
+        "invalid_form_data",
+        "invalid_post_type",
+        "missing_post_type",
+    }
+)
 # Calls that change nothing, so repeating one after a dropped connection is harmless.
 READ_ONLY = frozenset(
     {
@@ -163,6 +191,8 @@ def to_chat_error(exc: Exception, what: str) -> ChatError:
             return ChannelUnavailable(f"{what}: {code}")
         if code in AUTH_FAILED:
             return ChatAuthError(f"{what}: {code}")
+        if code in MESSAGE_REFUSED:
+            return MessageRejected(f"{what}: {code}")
         if status >= 500 or code in ("internal_error", "fatal_error", "service_unavailable"):
             return TransientChatError(
                 f"{what}: Slack answered {code} (HTTP {status})", uncertain=True

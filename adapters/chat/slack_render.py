@@ -212,6 +212,20 @@ def digest_fallback(digest: Digest) -> str:
     return escape(clip(f"{head}: {titles}{more}", _FALLBACK_BUDGET))
 
 
+def plain_digest(digest: Digest) -> SlackMessage:
+    """A digest page as text alone, no blocks: for a page Slack refused as rendered. The header
+    line, then a line per paper with its linked title."""
+    counter = f" ({digest.page}/{digest.pages})" if digest.pages > 1 else ""
+    lines = [f"*{escape(_plain(digest.title, 200))}*{counter}"]
+    for match in digest.items:
+        title = escape(_plain(match.paper.title or match.paper.id, 250))
+        url = _link_url(match.paper.url)
+        lines.append(f"• <{url}|{title}>" if url else f"• {title}")
+    if digest.more and digest.page == digest.pages:
+        lines.append(f"…and {more_papers(digest.more)}. {MORE_HINT}")
+    return SlackMessage(text="\n".join(lines), blocks=())
+
+
 def thread_reply(match: Match) -> SlackMessage:
     """A paper's full abstract, for the digest's thread (`threads=on`)."""
     paper = match.paper
