@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.models import Channel, Command, Match, Paper, Reply, Schedule
+from bot.models import Channel, Command, Match, Paper, Reply, Schedule, Subscription
 from bot.pipeline import NoChatForPlatform, Pipeline
-from bot.query import QueryError, parse
+from bot.query import Query, QueryError, parse
 from bot.schedules import ScheduleError, parse_schedule, parse_settings
 from bot.stores import DuplicateSubscription
 
@@ -49,6 +49,18 @@ def needs_manage(text: str) -> bool:
 def n_papers(n: int) -> str:
     """`1 paper`, `2 papers`, in bold."""
     return f"**{n}** paper" + ("" if n == 1 else "s")
+
+
+def _same_query(subs: Sequence[Subscription], query: Query) -> list[Subscription]:
+    """The subscriptions whose query matches the same papers as `query` (same Query.key)."""
+    out = []
+    for sub in subs:
+        try:
+            if parse(sub.canonical).key == query.key:
+                out.append(sub)
+        except QueryError:  # a canonical form always parses; an old row might not
+            continue
+    return out
 
 
 def _error(text: str) -> Reply:
@@ -133,13 +145,20 @@ class CommandHandler:
         except QueryError as exc:
             return _query_error(exc, rest)
         channel = await self._channel(command)
+        same = _same_query(await self.stores.channels.subscriptions(channel.ref), query)
         try:
+            if same:
+                raise DuplicateSubscription(same[0])
             sub = await self.stores.channels.subscribe(
                 channel.ref, rest, query.canonical, self.clock()
             )
         except DuplicateSubscription as dup:
+            existing = dup.existing
+            twin = (
+                "" if existing.canonical == query.canonical else ", which matches the same papers"
+            )
             return _error(
-                f"This channel already follows `{dup.existing.canonical}` (#{dup.existing.id})."
+                f"This channel already follows `{existing.canonical}` (#{existing.id}){twin}."
             )
         self.pipeline.book.add(sub)
         found = await self.pipeline.search(query, SUBSCRIBE_PREVIEW_DAYS)
@@ -168,10 +187,11 @@ class CommandHandler:
             chosen = [s for s in subs if s.id == int(rest[1:])]
         else:
             try:
-                canonical = parse(rest).canonical
+                query = parse(rest)
             except QueryError as exc:
                 return _query_error(exc, rest)
-            chosen = [s for s in subs if s.canonical == canonical]
+            # As listed, else a form that matches the same papers (`models` for `model`).
+            chosen = [s for s in subs if s.canonical == query.canonical] or _same_query(subs, query)
         if not chosen:
             listed = ", ".join(f"#{s.id} `{s.canonical}`" for s in subs) or "none"
             return _error(f"No subscription `{rest}` here. This channel follows: {listed}.")

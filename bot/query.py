@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.text import fold_text, words
+from bot.text import fold_text, plural_key, words
 
 MAX_LENGTH = 256
 MAX_TERMS = 32
@@ -117,6 +117,13 @@ class Query:
     def __str__(self) -> str:
         return self.canonical
 
+    @property
+    def key(self) -> str:
+        """What the query matches, as text: the canonical form with plurals folded and the
+        operands of AND and OR sorted, so `models diffusion` and `diffusion model` share a key.
+        Two queries with one key match the same papers (a channel needs only one of them)."""
+        return _key(self.root)
+
 
 def parse(text: str) -> Query:
     """Parse a subscription query, or raise QueryError saying what is wrong and where."""
@@ -155,6 +162,22 @@ def canonical(node: Node) -> str:
     return " OR ".join(
         f"({canonical(i)})" if isinstance(i, And) else canonical(i) for i in node.items
     )
+
+
+def _key(node: Node) -> str:
+    if isinstance(node, Term):
+        if node.field != "cat":
+            node = Term(
+                node.field,
+                tuple(p if p.endswith("*") else plural_key(p) for p in node.parts),
+            )
+        return canonical(node)
+    if isinstance(node, Upvotes):
+        return canonical(node)
+    if isinstance(node, Not):
+        return f"-({_key(node.item)})"
+    joiner = " " if isinstance(node, And) else " OR "
+    return "(" + joiner.join(sorted(map(_key, node.items))) + ")"
 
 
 def _term_value(term: Term) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from bot.models import ChannelRef
 from tests.conftest import paper
 
@@ -78,6 +80,26 @@ async def test_empty_and_duplicate_subscriptions_change_nothing(pipeline, chat, 
     dup = await chat.command(CH, "subscribe diffusion")
     assert dup.error and "already follows `diffusion` (#1)" in dup.text
     assert len(await stores.channels.subscriptions(CH)) == 1
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("diffusion models", "model diffusion"),
+        ('"language models" -surveys', '-survey "language model"'),
+        ("video OR audio", "audio OR videos"),
+    ],
+)
+async def test_a_query_matching_the_same_papers_is_a_duplicate(
+    pipeline, chat, stores, first, second
+):
+    await chat.command(CH, f"subscribe {first}")
+    dup = await chat.command(CH, f"subscribe {second}")
+    assert dup.error and "which matches the same papers" in dup.text
+    assert len(await stores.channels.subscriptions(CH)) == 1
+    # ...and either form removes it.
+    assert "Unsubscribed from" in (await chat.command(CH, f"unsubscribe {second}")).text
+    assert await stores.channels.subscriptions(CH) == []
 
 
 async def test_unknown_command(pipeline, chat, stores):

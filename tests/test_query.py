@@ -74,6 +74,26 @@ def test_the_same_query_typed_differently_is_equal() -> None:
     assert str(parse("Video   Diffusion")) == "video diffusion"
 
 
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        ("diffusion models", "model diffusion", True),  # plurals folded, AND in any order
+        ('"language models"', '"language model"', True),
+        ("queries -surveys", "-survey query", True),
+        ("(a OR b) c", "c (b OR a)", True),
+        ("title:Processes", "title:process", True),
+        ("cat:cs.CV x", "x cat:cs.cv", True),
+        ('"diffusion model"', '"model diffusion"', False),  # a phrase keeps its order
+        ("a -b", "b -a", False),
+        ("diffus*", "diffusion", False),
+        ("title:model", "model", False),
+        ("upvotes:>=5 x", "upvotes:>5 x", False),
+    ],
+)
+def test_queries_matching_the_same_papers_share_a_key(one: str, other: str, same: bool) -> None:
+    assert (parse(one).key == parse(other).key) is same
+
+
 ONLY_EXCLUSIONS = (
     "a query needs at least one term to look for: exclusions alone "
     "(like -survey) would match almost every paper"
