@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from bot.matcher import SubscriptionIndex, explain
 from bot.models import Hit, Paper
-from bot.query import parse
+from bot.query import And, Node, Not, Or, Term, canonical, parse
 from bot.regex_matcher import matches as naive_matches
+from bot.text import plural_key
 
 
 def paper(
@@ -348,6 +349,39 @@ def test_index_agrees_with_naive_matching(query_texts: list[str], batch: list[Pa
             assert hits == explain(parsed[key], p)
             for hit in hits:
                 assert hit.start < hit.end and _text(p, hit)
+
+
+def _rewritten(node: Node) -> Node:
+    """`node` written another way that matches the same papers: AND and OR operands reversed,
+    words put in the plural where that keeps their key."""
+    if isinstance(node, Term):
+        if node.field == "cat":
+            return node
+        return Term(
+            node.field,
+            tuple(
+                w + "s" if not w.endswith("*") and plural_key(w + "s") == plural_key(w) else w
+                for w in node.parts
+            ),
+        )
+    if isinstance(node, Not):
+        return Not(_rewritten(node.item))
+    if isinstance(node, And | Or):
+        return type(node)(tuple(_rewritten(i) for i in reversed(node.items)))
+    return node
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(queries(), st.lists(papers(), min_size=1, max_size=4))
+def test_queries_with_one_key_match_the_same_papers(text: str, batch: list[Paper]) -> None:
+    try:
+        query = parse(text)
+    except ValueError:
+        return
+    other = parse(canonical(_rewritten(query.root)))
+    assert other.key == query.key
+    for p in batch:
+        assert naive_matches(other, p) == naive_matches(query, p), (query, other)
 
 
 @settings(max_examples=60, deadline=None)
