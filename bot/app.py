@@ -93,9 +93,14 @@ async def open_app(
     try:
         yield app
     finally:
+        for chat in built_chats.values():  # (stop is idempotent: the runner may have stopped them)
+            try:
+                await chat.stop()
+            except Exception as exc:  # closing must not mask the real outcome
+                log.warning("stopping %s: %s", chat.platform, exc)
         for source in built_sources.values():
             try:
                 await source.aclose()
-            except Exception as exc:  # closing must not mask the real outcome
+            except Exception as exc:
                 log.warning("closing source %s: %s", source.name, exc)
         await engine.dispose()

@@ -39,12 +39,16 @@ def create_engine(url: str) -> AsyncEngine:
         path.parent.mkdir(parents=True, exist_ok=True)
         # One connection: SQLite writes one transaction at a time anyway, and tasks queueing on
         # the pool cost far less than connections spinning in SQLite's busy handler.
+        # Every use ends its own transaction (engine.begin() commits or rolls back, a closed
+        # engine.connect() rolls back), so the pool's extra rollback on return, a thread hop
+        # through aiosqlite each time, is skipped.
         engine = create_async_engine(
             url,
             connect_args={"timeout": 30},
             pool_size=1,
             max_overflow=0,
             pool_timeout=300,
+            pool_reset_on_return=None,
         )
 
         @event.listens_for(engine.sync_engine, "connect")

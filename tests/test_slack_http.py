@@ -285,14 +285,16 @@ def payload(user: str, text: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def admins_only(slack: SlackStandin) -> SlackChat:
-    return SlackChat(
+async def admins_only(slack: SlackStandin) -> AsyncIterator[SlackChat]:
+    chat = SlackChat(
         bot_token=slack.bot_token,
         signing_secret=SECRET,
         api_url=slack.api_url,
         admins_only=True,
         admin_users=["U0CAROL"],
     )
+    yield chat
+    await chat.stop()
 
 
 @pytest.mark.parametrize(

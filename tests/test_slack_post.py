@@ -47,8 +47,10 @@ def make_chat(slack: SlackStandin, sleeps: Sleeps, **options: object) -> SlackCh
 
 
 @pytest.fixture
-def chat(slack: SlackStandin, sleeps: Sleeps) -> SlackChat:
-    return make_chat(slack, sleeps)
+async def chat(slack: SlackStandin, sleeps: Sleeps) -> AsyncIterator[SlackChat]:
+    adapter = make_chat(slack, sleeps)
+    yield adapter
+    await adapter.stop()
 
 
 PAGE = digest([match(paper(1), "diffusion"), match(paper(2), "diffusion")], more=3)
@@ -187,6 +189,7 @@ async def test_an_unreachable_slack_is_retried_once_then_transient(sleeps: Sleep
 
     with pytest.raises(TransientChatError, match="cannot reach Slack") as caught:
         await chat.post(CHANNEL, PAGE, "delivery-1")
+    await chat.stop()
 
     assert not caught.value.uncertain  # nothing was sent
     assert sleeps.waits == [0.5]
@@ -219,6 +222,8 @@ async def test_find_delivery_pages_through_recent_history_but_not_forever(
 
     one_page = make_chat(slack, sleeps, history_pages=1)
     assert await one_page.find_delivery(CHANNEL, "delivery-old") is None
+    await chat.stop()
+    await one_page.stop()
 
 
 async def test_find_delivery_without_history_scope_is_none_and_logged_once(

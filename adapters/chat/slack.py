@@ -113,6 +113,7 @@ class SlackChat:
         self._signature_clock = signature_clock
         # No I/O here: an AsyncWebClient opens a connection only when a call is made.
         self._client = self._web_client(bot_token)
+        self._session_loop: asyncio.AbstractEventLoop | None = None
         self._app: AsyncApp | None = None
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
@@ -164,9 +165,9 @@ class SlackChat:
         if self._app is not None:
             raise RuntimeError("SlackChat is already started")
         self._on_command = on_command
-        identity = await self._call(self._client.auth_test, "auth.test")
-        self._app = self._bolt_app()
         try:
+            identity = await self._call(self._client.auth_test, "auth.test")
+            self._app = self._bolt_app()
             if self._app_token:
                 await self._connect_socket(self._app, self._app_token)
             else:
@@ -264,6 +265,9 @@ class SlackChat:
             await self._runner.cleanup()
             self._runner = None
         self._app = None
+        session, self._client.session = self._client.session, None
+        if session is not None and self._session_loop is asyncio.get_running_loop():
+            await session.close()
 
     # --- commands --------------------------------------------------------------------------------
 
@@ -480,6 +484,18 @@ class SlackChat:
 
     # --- calling Slack ---------------------------------------------------------------------------
 
+    def _keep_session(self) -> None:
+        """One aiohttp session for every Web API call, so connections are kept alive (without
+        one, slack_sdk opens a session, a connection and a TLS handshake per call). Made in the
+        running loop on first use; stop() closes it."""
+        loop = asyncio.get_running_loop()
+        session = self._client.session
+        if session is None or session.closed or self._session_loop is not loop:
+            self._client.session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout)
+            )
+            self._session_loop = loop
+
     async def _call(
         self,
         call: Callable[[], Awaitable[Any]],
@@ -494,6 +510,7 @@ class SlackChat:
         """
         if self._auth_failure is not None:
             raise ChatAuthError(f"{what}: Slack is stopped, the bot token was {self._auth_failure}")
+        self._keep_session()
         try:
             return await call()
         except _SLACK_FAILURES as exc:
