@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 from bot.models import Hit, Match, Paper
 
@@ -28,6 +29,7 @@ def first_authors(authors: Iterable[str], n: int = 3) -> str:
     return ", ".join(names[:n]) + " et al."
 
 
+@lru_cache(maxsize=4096)
 def first_sentence(text: str, limit: int = 300) -> str:
     """The abstract's first sentence, cut at `limit` characters on a word boundary with '…'."""
     text = " ".join(text.split())

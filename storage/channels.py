@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -53,6 +53,10 @@ def _channel_values(channel: Channel) -> dict[str, Any]:
     }
 
 
+# Read for every digest: built once (building a statement costs more than running it).
+_GET_CHANNEL = select(channels).where(channels.c.id == bindparam("b_id"))
+
+
 class ChannelRepository:
     """Channels, their settings and subscriptions."""
 
@@ -62,7 +66,7 @@ class ChannelRepository:
     async def get(self, ref: ChannelRef) -> Channel | None:
         """The channel, or None if it was never seen."""
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(channels).where(channels.c.id == str(ref)))).first()
+            row = (await conn.execute(_GET_CHANNEL, {"b_id": str(ref)})).first()
             return channel_from_row(row) if row else None
 
     async def ensure(self, ref: ChannelRef, default: Schedule, now: datetime) -> Channel:

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.models import ChannelRef
@@ -14,6 +14,24 @@ from bot.stores import LedgerPage
 from storage.tables import channels, deliveries
 
 _CHUNK = 500
+# The statements every delivery runs, built once (building one costs more than running it).
+_SET_LAST_DIGEST = (
+    update(channels)
+    .where(channels.c.id == bindparam("b_channel"))
+    .values(last_digest_at=bindparam("b_at"))
+)
+_CLAIM = (
+    update(deliveries)
+    .where(deliveries.c.delivery_id == bindparam("b_delivery"), deliveries.c.state == "pending")
+    .values(state="sending", attempts=deliveries.c.attempts + 1, next_attempt_at=bindparam("b_at"))
+)
+_MARK_SENT = (
+    update(deliveries)
+    .where(deliveries.c.delivery_id == bindparam("b_delivery"))
+    .values(
+        state="sent", message_id=bindparam("b_message"), sent_at=bindparam("b_at"), last_error=None
+    )
+)
 _OPEN = ("pending", "sending")  # not yet posted; `sent` and `rejected` are settled
 
 
@@ -80,9 +98,7 @@ class DeliveryRepository:
             ]
             if rows:
                 await conn.execute(deliveries.insert(), rows)
-            await conn.execute(
-                update(channels).where(channels.c.id == str(ref)).values(last_digest_at=digest_at)
-            )
+            await conn.execute(_SET_LAST_DIGEST, {"b_channel": str(ref), "b_at": digest_at})
 
     async def open_pages(self, ref: ChannelRef, now: datetime | None = None) -> list[LedgerPage]:
         """The channel's pages not yet sent, pending or sending (outcome unknown), that are due
@@ -120,20 +136,14 @@ class DeliveryRepository:
     async def claim(self, delivery_id: str, now: datetime) -> bool:
         """Move a pending page to sending; False if someone else has it or it is done."""
         async with self.engine.begin() as conn:
-            result = await conn.execute(
-                update(deliveries)
-                .where(deliveries.c.delivery_id == delivery_id, deliveries.c.state == "pending")
-                .values(state="sending", attempts=deliveries.c.attempts + 1, next_attempt_at=now)
-            )
+            result = await conn.execute(_CLAIM, {"b_delivery": delivery_id, "b_at": now})
             return (result.rowcount or 0) > 0
 
     async def mark_sent(self, delivery_id: str, message_id: str, now: datetime) -> None:
         """The page is in the channel."""
         async with self.engine.begin() as conn:
             await conn.execute(
-                update(deliveries)
-                .where(deliveries.c.delivery_id == delivery_id)
-                .values(state="sent", message_id=message_id, sent_at=now, last_error=None)
+                _MARK_SENT, {"b_delivery": delivery_id, "b_message": message_id, "b_at": now}
             )
 
     async def release(self, delivery_id: str, error: str, retry_at: datetime | None) -> None:
