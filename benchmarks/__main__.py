@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
 import pkgutil
+import subprocess
 import sys
 from pathlib import Path
 
 
 def main() -> int:
-    """Run benchmarks/bench_*.py in name order, or those named on the command line."""
+    """Run benchmarks/bench_*.py in name order, or those named on the command line, each in a
+    fresh interpreter (so one benchmark's heap does not slow the next)."""
     wanted = sys.argv[1:]
     names = sorted(
         m.name
@@ -19,8 +20,7 @@ def main() -> int:
     failed = []
     for name in names:
         print(f"\n=== {name} ===", flush=True)
-        module = importlib.import_module(f"benchmarks.{name}")
-        if not module.main():
+        if subprocess.run([sys.executable, "-m", f"benchmarks.{name}"], check=False).returncode:
             failed.append(name)
     print("\nall targets met" if not failed else f"\ntargets missed in: {', '.join(failed)}")
     return 1 if failed else 0
