@@ -12,11 +12,25 @@ from bot.query import Query, QueryError, parse
 Hits = dict[int, tuple[Hit, ...]]
 
 
+class Seen:
+    """A paper the book has matched: which subscriptions match it, and their hits once some
+    digest, preview or search needs them (worked out then, for all of them at once)."""
+
+    __slots__ = ("hits", "keys", "paper")
+
+    def __init__(self, paper: Paper, keys: list[int]) -> None:
+        self.paper = paper
+        self.keys = keys
+        self.hits: Hits | None = None
+
+
 class MatchBook:
     """The live subscription index plus a bounded memo of paper -> matching subscriptions.
 
     Adding a subscription evaluates it against the memoised papers only; removing one is
     filtered at read time. `sync` brings it in line with the database by id, incrementally.
+    A round over many channels decides every paper's matches; a match's hits (its highlighted
+    spans) are worked out when a channel's digest first needs that paper.
     """
 
     def __init__(self, memo_size: int = 50_000) -> None:
@@ -24,7 +38,7 @@ class MatchBook:
         self.subs: dict[int, Subscription] = {}
         self.queries: dict[int, Query] = {}
         self.channel_subs: dict[ChannelRef, set[int]] = {}
-        self._memo: OrderedDict[str, tuple[Paper, Hits]] = OrderedDict()
+        self._memo: OrderedDict[str, Seen] = OrderedDict()
         self._memo_size = memo_size
 
     def add(self, sub: Subscription) -> None:
@@ -39,10 +53,12 @@ class MatchBook:
         self.queries[sub.id] = query
         self.channel_subs.setdefault(sub.channel, set()).add(sub.id)
         self.index.add(sub.id, query)
-        for paper, hits in self._memo.values():
-            found = explain(query, paper)
+        for seen in self._memo.values():
+            found = explain(query, seen.paper)
             if found is not None:
-                hits[sub.id] = found
+                seen.keys.append(sub.id)
+                if seen.hits is not None:
+                    seen.hits[sub.id] = found
 
     def remove(self, sub_id: int) -> None:
         """Forget a subscription."""
@@ -61,21 +77,27 @@ class MatchBook:
             if sid not in self.subs:
                 self.add(sub)
 
-    def _hits(self, papers: Sequence[Paper]) -> list[tuple[Paper, Hits]]:
+    def hits(self, seen: Seen) -> Hits:
+        """The hits of every subscription matching a seen paper (worked out on first use)."""
+        if seen.hits is None:
+            seen.hits = self.index.explain_keys(seen.paper, seen.keys)
+        return seen.hits
+
+    def _seen(self, papers: Sequence[Paper]) -> list[Seen]:
         out = []
         for paper in papers:
-            cached = self._memo.get(paper.id)
-            if cached is None or cached[0] != paper:
-                cached = (paper, dict(self.index.match(paper)))
-                self._memo[paper.id] = cached
+            seen = self._memo.get(paper.id)
+            if seen is None or seen.paper != paper:
+                seen = Seen(paper, self.index.matching(paper))
+                self._memo[paper.id] = seen
                 if len(self._memo) > self._memo_size:
                     self._memo.popitem(last=False)
-            out.append(cached)
+            out.append(seen)
         return out
 
     def round(self, papers: Sequence[Paper]) -> RoundMatches:
         """The papers matched once for a round over many channels (see RoundMatches)."""
-        return RoundMatches(self, self._hits(papers))
+        return RoundMatches(self, self._seen(papers))
 
     def matches(self, papers: Sequence[Paper]) -> dict[ChannelRef, list[Match]]:
         """Per channel, the papers matching any of its subscriptions, with their hits."""
@@ -91,12 +113,12 @@ class RoundMatches:
     """Which papers each subscription matched, inverted once; a channel's Match objects are
     built only when it asks, so a round over 10,000 channels never holds them all at once."""
 
-    def __init__(self, book: MatchBook, hits: list[tuple[Paper, Hits]]) -> None:
+    def __init__(self, book: MatchBook, seen: list[Seen]) -> None:
         self._book = book
-        self._hits = hits
+        self._seen = seen
         self._by_sub: dict[int, list[int]] = {}
-        for i, (_, found) in enumerate(hits):
-            for sid in found:
+        for i, paper in enumerate(seen):
+            for sid in paper.keys:
                 self._by_sub.setdefault(sid, []).append(i)
 
     def channels(self) -> set[ChannelRef]:
@@ -112,11 +134,12 @@ class RoundMatches:
                 per_paper.setdefault(i, []).append(sid)
         out = []
         for i in sorted(per_paper):
-            paper, found = self._hits[i]
+            seen = self._seen[i]
+            found = self._book.hits(seen)
             ids = per_paper[i]
             if len(ids) == 1:
                 hits = found[ids[0]]
             else:
                 hits = tuple(dict.fromkeys(h for sid in ids for h in found[sid]))
-            out.append(Match(paper, tuple(ids), hits))
+            out.append(Match(seen.paper, tuple(ids), hits))
         return out

@@ -179,13 +179,30 @@ class SubscriptionIndex:
     def match(self, paper: Paper) -> dict[int, tuple[Hit, ...]]:
         """The keys whose query matches `paper`, each with its hits."""
         view = PaperView(paper)
+        return self._explain(view, self._evaluate(view, self._candidates(view)))
+
+    def matching(self, paper: Paper) -> list[int]:
+        """The keys whose query matches `paper`: `match` without working out the hits, for a
+        caller that explains only the matches it shows (see explain_keys)."""
+        view = PaperView(paper)
+        return [key for entry in self._evaluate(view, self._candidates(view)) for key in entry.keys]
+
+    def explain_keys(self, paper: Paper, keys: Iterable[int]) -> dict[int, tuple[Hit, ...]]:
+        """The hits in `paper` of the queries of `keys`, which match it (as `matching` said);
+        keys no longer in the index are left out. Every key sharing one of those queries is
+        explained too."""
+        by_key = self._by_key
+        entries = list(dict.fromkeys(by_key[key] for key in keys if key in by_key))
+        return self._explain(PaperView(paper), entries)
+
+    def _evaluate(self, view: PaperView, candidates: Iterable[_Entry]) -> list[_Entry]:
+        """The candidates whose query holds for the paper."""
         anywhere = view.keys_in("any")
-        matched: list[tuple[_Entry, tuple[CompiledTerm, ...]]] = []
         has_all, has_none = anywhere.issuperset, anywhere.isdisjoint
-        candidates = self._candidates(view)
         # The wildcards starting a title or abstract word (the candidate scan found them all).
         wild = view.prefixes.get("title", _NONE) | view.prefixes.get("abstract", _NONE)
         spaced: str | None = None
+        matched: list[_Entry] = []
         for entry in candidates:
             if not entry.sure:
                 plan = entry.plan
@@ -204,6 +221,16 @@ class SubscriptionIndex:
                         continue
                 if plan.rest is not None and not view.matches(plan.rest):
                     continue
+            matched.append(entry)
+        return matched
+
+    def _explain(self, view: PaperView, entries: list[_Entry]) -> dict[int, tuple[Hit, ...]]:
+        """Each key of the matching `entries` with its hits in the paper."""
+        if not entries:
+            return {}
+        anywhere = view.keys_in("any")
+        matched: list[tuple[_Entry, tuple[CompiledTerm, ...]]] = []
+        for entry in entries:
             terms = entry.terms
             if terms is None:
                 plan = entry.plan
@@ -214,8 +241,6 @@ class SubscriptionIndex:
                 else:
                     terms = tuple(t for t, maybe in plan.report if not maybe or t.key in anywhere)
             matched.append((entry, terms))
-        if not matched:
-            return {}
         # Every matched term's places found together (one pass per field for the words).
         view.collect_hits(dict.fromkeys(chain.from_iterable(terms for _, terms in matched)))
         memo = view.hits  # now holds every matched term: joined here without a call per term
@@ -237,6 +262,10 @@ class SubscriptionIndex:
     def match_many(self, papers: Iterable[Paper]) -> dict[str, dict[int, tuple[Hit, ...]]]:
         """`match` for each paper, by paper id (a paper that matches nothing maps to {})."""
         return {paper.id: self.match(paper) for paper in papers}
+
+    def matching_many(self, papers: Iterable[Paper]) -> dict[str, list[int]]:
+        """`matching` for each paper, by paper id."""
+        return {paper.id: self.matching(paper) for paper in papers}
 
     def candidates(self, paper: Paper) -> int:
         """How many distinct queries `paper` would evaluate (a figure for benchmarks and tuning)."""

@@ -233,6 +233,31 @@ def test_removing_a_wildcard_query_stops_matching_it() -> None:
     assert set(index.match(p)) == {1, 2}
 
 
+def test_a_round_explains_a_paper_only_when_a_channel_asks_for_it() -> None:
+    from bot.matchbook import MatchBook
+    from bot.models import ChannelRef, Subscription
+
+    a, b = ChannelRef.parse("console:local:a"), ChannelRef.parse("console:local:b")
+    book = MatchBook()
+    book.add(Subscription(1, a, "diffusion", "diffusion"))
+    book.add(Subscription(2, b, "attention", "attention"))
+    papers = [
+        paper("Diffusion models", "", id="arxiv:1"),
+        paper("Attention is all you need", "", id="arxiv:2"),
+    ]
+    found = book.round(papers)
+    assert found.channels() == {a, b}
+    seen = {s.paper.id: s for s in book._seen(papers)}  # the memo the round holds
+    assert seen["arxiv:1"].hits is None and seen["arxiv:2"].hits is None
+
+    [match] = found.for_channel(a)
+    assert match.paper.id == "arxiv:1" and match.hits == (Hit("title", "diffusion", 0, 9),)
+    assert seen["arxiv:1"].hits is not None and seen["arxiv:2"].hits is None
+    # A subscription added afterwards is matched against the memo, explained or not.
+    book.add(Subscription(3, b, "models", "models"))
+    assert [m.paper.id for m in book.round(papers).for_channel(b)] == ["arxiv:1", "arxiv:2"]
+
+
 def test_match_many_reports_every_paper_by_id() -> None:
     index = SubscriptionIndex()
     index.add(1, parse("diffusion"))
@@ -345,6 +370,9 @@ def test_index_agrees_with_naive_matching(query_texts: list[str], batch: list[Pa
     for p in batch:
         expected = {k for k, q in enumerate(parsed) if naive_matches(q, p)}
         assert set(results[p.id]) == expected, [parsed[k].canonical for k in expected]
+        # Deciding alone finds the same keys; explaining them later gives the same hits.
+        assert sorted(index.matching(p)) == sorted(results[p.id])
+        assert index.explain_keys(p, list(results[p.id])[::-1]) == results[p.id]
         for key, hits in results[p.id].items():
             assert hits == explain(parsed[key], p)
             for hit in hits:
