@@ -341,11 +341,12 @@ async def _status(app: App) -> None:
             str(c.get("rejected", 0)),
         )
     out.print(table)
-    if any(c.get("rejected") for c in counts.values()):
-        out.print(
-            "Papers set aside were refused by their platform even as plain text (see the log); "
-            "`paperbot requeue` puts them back in line."
-        )
+    reasons = await app.stores.deliveries.set_aside()
+    if reasons:
+        out.print("Papers set aside were refused by their platform even as plain text:")
+        for channel_id, reason in sorted(reasons.items()):
+            out.print(f"  {channel_id}: {reason[:160]}", markup=False, highlight=False)
+        out.print("`paperbot requeue` puts them back in line once the cause is fixed.")
 
 
 @cli.command()

@@ -204,6 +204,16 @@ class DeliveryRepository:
                 out[channel_id][state] = int(n)
             return dict(out)
 
+    async def set_aside(self) -> dict[str, str]:
+        """Per channel id with pages set aside, why the platform refused the latest of them."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(deliveries.c.channel_id, deliveries.c.last_error)
+                .where(deliveries.c.state == "rejected")
+                .order_by(deliveries.c.id)
+            )
+            return {channel_id: error or "" for channel_id, error in rows}
+
     async def channels_with_open_pages(self) -> set[str]:
         """Channel ids with pages not yet sent (pending or sending)."""
         async with self.engine.connect() as conn:

@@ -113,6 +113,7 @@ def test_pages_set_aside_show_in_status_and_requeue_posts_them_again(tmp_path):
 
     r = invoke("status")
     assert "set aside" in r.output and "paperbot requeue" in r.output
+    assert f"  {CH}: invalid_blocks" in r.output  # and why
     row = next(line for line in r.output.splitlines() if line.startswith(f"│ {CH}"))
     assert row.split("│")[-2].strip() == "10"  # the set-aside column
 
