@@ -55,10 +55,18 @@ class MatchBook:
         self.index.add(sub.id, query)
         for seen in self._memo.values():
             found = explain(query, seen.paper)
+            # An id can come back (SQLite reuses the highest one once deleted): what the memo
+            # says of the old subscription must not stick to the new one.
+            known = sub.id in seen.keys
             if found is not None:
-                seen.keys.append(sub.id)
+                if not known:
+                    seen.keys.append(sub.id)
                 if seen.hits is not None:
                     seen.hits[sub.id] = found
+            elif known:
+                seen.keys.remove(sub.id)
+                if seen.hits is not None:
+                    seen.hits.pop(sub.id, None)
 
     def remove(self, sub_id: int) -> None:
         """Forget a subscription."""
@@ -71,8 +79,9 @@ class MatchBook:
     def sync(self, subs: Iterable[Subscription]) -> None:
         """Make the index hold exactly `subs` (as read from the database)."""
         wanted = {s.id: s for s in subs}
-        for gone in set(self.subs) - set(wanted):
-            self.remove(gone)
+        for sid, sub in self.subs.items() - wanted.items():  # gone, or its id given out again
+            if wanted.get(sid) != sub:
+                self.remove(sid)
         for sid, sub in wanted.items():
             if sid not in self.subs:
                 self.add(sub)

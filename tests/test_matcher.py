@@ -258,6 +258,25 @@ def test_a_round_explains_a_paper_only_when_a_channel_asks_for_it() -> None:
     assert [m.paper.id for m in book.round(papers).for_channel(b)] == ["arxiv:1", "arxiv:2"]
 
 
+def test_a_reused_subscription_id_does_not_inherit_the_old_matches() -> None:
+    from bot.matchbook import MatchBook
+    from bot.models import ChannelRef, Subscription
+
+    ch = ChannelRef.parse("console:local:a")
+    papers = [paper("Diffusion models", "", id="arxiv:1")]
+    book = MatchBook()
+    book.add(Subscription(7, ch, "diffusion", "diffusion"))
+    assert [m.paper.id for m in book.round(papers).for_channel(ch)] == ["arxiv:1"]
+    book.remove(7)
+    book.add(Subscription(7, ch, "attention", "attention"))  # SQLite gave the id out again
+    assert book.round(papers).for_channel(ch) == []
+    # Also when another process reused the id: sync sees the same id with another query.
+    book.sync([Subscription(7, ch, "models", "models")])
+    assert [m.paper.id for m in book.round(papers).for_channel(ch)] == ["arxiv:1"]
+    book.sync([Subscription(7, ch, "attention", "attention")])
+    assert book.round(papers).for_channel(ch) == []
+
+
 def test_match_many_reports_every_paper_by_id() -> None:
     index = SubscriptionIndex()
     index.add(1, parse("diffusion"))
