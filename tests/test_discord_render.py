@@ -12,6 +12,7 @@ from adapters.chat.discord_render import (
     digest_message,
     fits,
     paper_embed,
+    plain_message,
     reply_messages,
     split_text,
 )
@@ -146,6 +147,24 @@ def test_every_page_of_a_big_digest_is_accepted_by_discord_and_keeps_every_paper
         assert message_problems(as_payload(page)) == []
     # The limit binds on characters here, not on the embed count.
     assert any(len(p.items) < MAX_EMBEDS for p in pages[:-1])
+
+
+def test_the_plain_fallback_of_a_full_page_keeps_every_link_within_2000_characters() -> None:
+    items = tuple(
+        match_for(paper(i, title=f"@everyone **Diffusion** {'long title words ' * 20}{i}"))
+        for i in range(MAX_EMBEDS)
+    )
+    page = Digest(channel=CHANNEL, items=items, more=25, page=2, pages=2)
+
+    message = plain_message(page)
+
+    assert message.embeds == () and len(message.content or "") <= MAX_CONTENT
+    lines = (message.content or "").splitlines()
+    assert lines[0].endswith("(2/2)") and lines[-1].startswith("and 25 more")
+    assert [line.rsplit("<", 1)[1] for line in lines[1:-1]] == [
+        f"{m.paper.url}>" for m in items
+    ]  # each paper keeps its link, in order
+    assert "@everyone" not in message.content and "**Diffusion**" not in message.content
 
 
 def test_a_small_digest_is_one_message() -> None:
