@@ -63,6 +63,11 @@ def _same_query(subs: Sequence[Subscription], query: Query) -> list[Subscription
     return out
 
 
+def _duplicate(existing: Subscription, query: Query) -> Reply:
+    twin = "" if existing.canonical == query.canonical else ", which matches the same papers"
+    return _error(f"This channel already follows `{existing.canonical}` (#{existing.id}){twin}.")
+
+
 def _error(text: str) -> Reply:
     return Reply(text=text, error=True)
 
@@ -146,20 +151,14 @@ class CommandHandler:
             return _query_error(exc, rest)
         channel = await self._channel(command)
         same = _same_query(await self.stores.channels.subscriptions(channel.ref), query)
+        if same:
+            return _duplicate(same[0], query)
         try:
-            if same:
-                raise DuplicateSubscription(same[0])
             sub = await self.stores.channels.subscribe(
                 channel.ref, rest, query.canonical, self.clock()
             )
-        except DuplicateSubscription as dup:
-            existing = dup.existing
-            twin = (
-                "" if existing.canonical == query.canonical else ", which matches the same papers"
-            )
-            return _error(
-                f"This channel already follows `{existing.canonical}` (#{existing.id}){twin}."
-            )
+        except DuplicateSubscription as dup:  # (subscribed meanwhile, by another process)
+            return _duplicate(dup.existing, query)
         self.pipeline.book.add(sub)
         found = await self.pipeline.search(query, SUBSCRIBE_PREVIEW_DAYS)
         head = f"Subscribed to `{query.canonical}` (#{sub.id})."
