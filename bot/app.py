@@ -41,6 +41,7 @@ class App:
     console: ConsoleChat
     sources: dict[str, PaperSource] = field(default_factory=dict)
     chats: dict[str, Chat] = field(default_factory=dict)
+    health: Callable[[], Awaitable[bool]] | None = None  # whether the bot is up (its database)
 
 
 def build_chats(
@@ -73,11 +74,11 @@ async def open_app(
     stores = build_stores(engine)
     console = console or ConsoleChat()
     built_sources = {s.name: s for s in build_sources(settings, sources, clock=clock)}
-    built_chats = (
-        dict(chats)
-        if chats is not None
-        else build_chats(settings, console, health=lambda: ping(engine))
-    )
+
+    async def health() -> bool:
+        return await ping(engine)
+
+    built_chats = dict(chats) if chats is not None else build_chats(settings, console, health)
     pipeline = Pipeline(
         stores,
         built_sources,
@@ -89,7 +90,7 @@ async def open_app(
     )
     live_trending = getattr(built_sources.get("huggingface"), "trending", None)
     handler = CommandHandler(pipeline, default_schedule(settings), trending=live_trending)
-    app = App(settings, stores, pipeline, handler, console, built_sources, built_chats)
+    app = App(settings, stores, pipeline, handler, console, built_sources, built_chats, health)
     try:
         yield app
     finally:

@@ -9,6 +9,7 @@ import logging
 import signal
 from datetime import timedelta
 
+from adapters.health import serve_health
 from bot.app import open_app
 from bot.ports import ChatError
 from bot.scheduler import Scheduler
@@ -52,6 +53,12 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
                 except ChatError as exc:  # bad token, unreachable, port taken: go on without it
                     log.error("%s not started: %s (the rest of the bot goes on)", name, exc)
                     app.pipeline.disabled_platforms[name] = f"{name} not started: {exc}"
+            # Slack over HTTP serves /healthz beside its events; otherwise it stands alone.
+            health_server = None
+            if app.health is not None and not any(
+                getattr(chat, "address", None) for chat in app.chats.values()
+            ):
+                health_server = await serve_health(app.health, "0.0.0.0", settings.port)
             await app.pipeline.sync_subscriptions()
             # Subscriptions and their index live for the process's life: keep the collector
             # from rescanning them on every cycle.
@@ -70,6 +77,8 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
                     await chat.stop()
                 except Exception as exc:
                     log.warning("stopping %s: %s", chat.platform, exc)
+            if health_server is not None:
+                await health_server.cleanup()
     finally:
         if file_lock is not None:
             file_lock.release()

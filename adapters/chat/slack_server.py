@@ -7,21 +7,18 @@ than 5 minutes off gets 401 and reaches nothing. `GET /healthz` says whether the
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import Clock, SignatureVerifier
 
+from adapters.health import HEALTH_PATH, Health, health_handler
+
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-HEALTH_PATH = "/healthz"
-HEALTH_TIMEOUT = 5.0  # a check that hangs (a stuck database) answers 503, not never
-Health = Callable[[], Awaitable[bool]]
 
 
 def is_signed_by_slack(verifier: SignatureVerifier, body: bytes, headers: object) -> bool:
@@ -49,14 +46,8 @@ def build_web_app(
         bolt_request = await to_bolt_request(request)
         return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
-    async def healthz(_: web.Request) -> web.Response:
-        try:
-            ok = bool(await asyncio.wait_for(health(), HEALTH_TIMEOUT))
-        except Exception:
-            log.exception("health check failed")
-            ok = False
-        return web.json_response({"ok": ok}, status=200 if ok else 503)
-
     web_app = web.Application()
-    web_app.add_routes([web.post(EVENTS_PATH, events), web.get(HEALTH_PATH, healthz)])
+    web_app.add_routes(
+        [web.post(EVENTS_PATH, events), web.get(HEALTH_PATH, health_handler(health))]
+    )
     return web_app
