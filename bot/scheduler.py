@@ -8,20 +8,44 @@ second replica never posts twice, and a schedule changed by a command applies at
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.models import Channel, ChannelRef, Days
-from bot.pipeline import DeliveryReport, NoChatForPlatform, Pipeline
+from bot.pipeline import DeliveryReport, NoChatForPlatform, Pipeline, PollReport
 from bot.schedules import next_slot, previous_slot
 
 log = logging.getLogger(__name__)
 
 CONCURRENCY = 16  # channels served at once; storage's pool is sized for it
+STOP_GRACE_S = 10.0  # how long a stop waits for running jobs before it cancels them
+
+T = TypeVar("T")
+
+
+def _job(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """Mark a scheduler method as a job: while it runs, `stop` knows to wait for it."""
+
+    @functools.wraps(method)  # APScheduler names the job after it in its logs
+    async def run(self: Scheduler, *args: Any) -> T:
+        task = asyncio.current_task()
+        mine = task is not None and task not in self._jobs
+        if mine:
+            self._jobs.add(task)  # type: ignore[arg-type]
+        try:
+            return await method(self, *args)
+        finally:
+            if mine:
+                self._jobs.discard(task)  # type: ignore[arg-type]
+
+    return run
 
 
 def due_slot(channel: Channel, now: datetime) -> datetime | None:
@@ -54,13 +78,14 @@ class Scheduler:
         self.poll_interval = poll_interval
         self.aps = AsyncIOScheduler(timezone=UTC)
         self._sweeping = asyncio.Lock()
+        self._jobs: set[asyncio.Task[Any]] = set()  # jobs running now
 
     async def start(self) -> None:
         """Schedule polls, every channel's digest and the sweep; run a first sweep at once."""
         now = self.pipeline.clock()
         for name in self.pipeline.sources:
             self.aps.add_job(
-                self.pipeline.poll,
+                self.poll,
                 IntervalTrigger(seconds=self.poll_interval.total_seconds(), timezone=UTC),
                 args=[name],
                 id=f"poll:{name}",
@@ -81,10 +106,26 @@ class Scheduler:
             self.reschedule(channel)
         self.aps.start()
 
-    async def stop(self) -> None:
-        """Stop waking things up (jobs already running finish on their own)."""
+    async def stop(self, grace: float = STOP_GRACE_S) -> None:
+        """Stop waking things up, and give the jobs running now `grace` seconds to finish before
+        cancelling them, so none is cut off mid-way when the bot is stopped (a cancelled
+        delivery is safe: its pages stay in the ledger and the next start reconciles them)."""
+        if self.aps.running:
+            self.aps.pause()
+        running = {task for task in self._jobs if task is not asyncio.current_task()}
+        if running:
+            log.info("waiting up to %.0f s for %d running job(s)", grace, len(running))
+            _, late = await asyncio.wait(running, timeout=grace) if grace > 0 else ((), running)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         if self.aps.running:
             self.aps.shutdown(wait=False)
+
+    @_job
+    async def poll(self, name: str) -> PollReport:
+        """Poll one source (the pipeline stores what is new)."""
+        return await self.pipeline.poll(name)
 
     def reschedule(self, channel: Channel) -> None:
         """(Re)create the channel's digest job from its current schedule."""
@@ -114,6 +155,7 @@ class Scheduler:
         """A command changed a channel: its schedule applies at once."""
         self.reschedule(channel)
 
+    @_job
     async def run_due(self, ref: ChannelRef) -> DeliveryReport | None:
         """Post the channel's digest if a slot is owed (the database decides)."""
         channel = await self.pipeline.stores.channels.get(ref)
@@ -128,6 +170,7 @@ class Scheduler:
             log.warning("digest for %s skipped: %s", ref, exc)
             return None
 
+    @_job
     async def sweep(self) -> list[DeliveryReport]:
         """Catch up: owed digests (one per channel however many slots were missed) and open
         pages whose retry time has come, for many channels at once.

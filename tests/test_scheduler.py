@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -132,3 +133,44 @@ async def test_schedule_change_by_command_applies_at_once(pipeline, source, chat
     assert due_slot(channel, clock()) == utc(2026, 11, 30, 6)
     await chat.command(CH, "schedule off")
     assert scheduler.aps.get_job(f"digest:{CH}") is None
+
+
+async def test_stop_waits_for_a_running_poll_to_finish(pipeline, source):
+    from tests.conftest import paper
+
+    source.papers = [paper(1, "Diffusion one")]
+    started, release = asyncio.Event(), asyncio.Event()
+    fetch = source.fetch
+
+    async def slow_fetch(since, cursor):  # type: ignore[no-untyped-def]
+        started.set()
+        await release.wait()
+        return await fetch(since, cursor)
+
+    source.fetch = slow_fetch
+    scheduler = Scheduler(pipeline, poll_interval=timedelta(hours=1))
+    job = asyncio.create_task(scheduler.poll("list"))
+    await started.wait()
+    stopping = asyncio.create_task(scheduler.stop())
+    for _ in range(5):  # let stop run as far as it goes: it waits on the job
+        await asyncio.sleep(0)
+    assert not stopping.done()
+    release.set()
+    await stopping
+    report = job.result()  # finished, not cancelled
+    assert [p.id for p in report.new] == ["arxiv:2611.00001"]
+
+
+async def test_stop_cancels_a_job_still_running_after_the_grace_period(pipeline, source):
+    started = asyncio.Event()
+
+    async def stuck_fetch(since, cursor):  # type: ignore[no-untyped-def]
+        started.set()
+        await asyncio.Event().wait()  # never answers
+
+    source.fetch = stuck_fetch
+    scheduler = Scheduler(pipeline, poll_interval=timedelta(hours=1))
+    job = asyncio.create_task(scheduler.poll("list"))
+    await started.wait()
+    await scheduler.stop(grace=0)
+    assert job.cancelled()
