@@ -24,11 +24,13 @@ SCOPES = {
     "author": ("authors",),
     "cat": ("categories",),
 }
+TEXT_SCOPES = ("any", "title", "abstract")
 _ids = itertools.count()
 
 # Where a query can be looked up in an index: (field, kind, value), kind one of "word" (a key),
-# "pair" (two adjacent keys), "prefix", "cat", "catprefix", or "cooc" (two keys anywhere in the
-# title or abstract, field "any").
+# "pair" (two adjacent keys), "prefix" (a wildcard, starred: `graph*`), "cat", "catprefix", or
+# "cooc" (two keys or wildcards anywhere in the title or abstract). Field "any" is the title and
+# abstract together: a paper looks up each word, pair and wildcard of the two once.
 Anchor = tuple[str, str, str | tuple[str, str]]
 # Roughly how many papers an anchor pulls in, relatively: the cheapest cover wins.
 _COST = {"pair": 1, "cooc": 1, "word": 2, "prefix": 6, "cat": 12, "catprefix": 16}
@@ -59,14 +61,16 @@ def _anchors(
     word (likely the rarest), else its longest prefix."""
     if scope == "cat":
         return [("categories", "catprefix" if parts[0][1] else "cat", parts[0][0])]
+    where = ("any",) if scope == "any" else fields
     pairs = [(a, b) for (a, ap), (b, bp) in itertools.pairwise(parts) if not ap and not bp]
     if pairs:
         pair = max(pairs, key=lambda p: len(p[0]) + len(p[1]))
-        return [(f, "pair", pair) for f in fields]
+        # A paper's adjacent pairs are looked up once for the title and abstract together.
+        return [(f, "pair", pair) for f in (("any",) if scope in TEXT_SCOPES else fields)]
     words = [key for key, prefix in parts if not prefix]
     if words:
-        return [(f, "word", max(words, key=len)) for f in fields]
-    return [(f, "prefix", max((k for k, _ in parts), key=len)) for f in fields]
+        return [(f, "word", max(words, key=len)) for f in where]
+    return [(f, "prefix", max((k for k, _ in parts), key=len) + "*") for f in where]
 
 
 # ("word", term) a one-word text term | ("term", term) a phrase, prefix or category |
@@ -78,8 +82,9 @@ class Compiler:
     """Turns query trees into compiled trees, interning equal terms so they are looked up once."""
 
     def __init__(self) -> None:
-        self.terms: dict[Term, CompiledTerm] = {}
-        self.uses: dict[Term, int] = {}
+        # (field, parts) of a term -> its compiled form, and how many queries use it
+        self.terms: dict[tuple[str, tuple[str, ...]], CompiledTerm] = {}
+        self.uses: dict[tuple[str, tuple[str, ...]], int] = {}
 
     def compile(self, node: Node) -> Compiled:
         """The compiled form of a query tree."""
@@ -94,7 +99,8 @@ class Compiler:
 
     def term(self, term: Term) -> CompiledTerm:
         """The interned compiled form of `term`."""
-        found = self.terms.get(term)
+        key = (term.field, term.parts)  # hashed in C; a Term's dataclass hash runs Python code
+        found = self.terms.get(key)
         if found is None:
             cat = term.field == "cat"
             parts = tuple(
@@ -105,22 +111,27 @@ class Compiler:
             phrase = len(parts) > 1 and not any(prefix for _, prefix in parts)
             spaced = " " + " ".join(k for k, _ in parts) + " " if phrase else None
             fields = SCOPES[term.field]
-            exact = len(parts) == 1 or (len(parts) == 2 and spaced is not None)
+            # A two-word phrase's pair anchor is found in the title or abstract, so it proves a
+            # phrase of either field, not of one alone.
+            exact = len(parts) == 1 or (
+                len(parts) == 2 and spaced is not None and term.field in ("any", "author")
+            )
             found = CompiledTerm(
                 next(_ids), term, term.field, fields, parts, term.label, parts[0][0], word,
                 spaced, _anchors(term.field, fields, parts), exact,
                 tuple(k for k, _ in parts[1:]) if word or spaced is not None else None,
             )  # fmt: skip
-            self.terms[term] = found
-        self.uses[term] = self.uses.get(term, 0) + 1
+            self.terms[key] = found
+        self.uses[key] = self.uses.get(key, 0) + 1
         return found
 
     def release(self, node: Compiled) -> None:
         """Forget the terms of a compiled tree that no other query uses."""
         for term in terms(node):
-            self.uses[term.source] -= 1
-            if not self.uses[term.source]:
-                del self.uses[term.source], self.terms[term.source]
+            key = (term.scope, term.source.parts)
+            self.uses[key] -= 1
+            if not self.uses[key]:
+                del self.uses[key], self.terms[key]
 
 
 def terms(node: Compiled) -> list[CompiledTerm]:
@@ -153,15 +164,18 @@ def cover(node: Compiled) -> list[Anchor] | None:
 
 def cost(anchors: list[Anchor]) -> int:
     """How broad a cover is, roughly: the sum of its anchors' costs."""
-    return sum(_anchor_cost(kind, value) for _, kind, value in anchors)
+    return sum(_anchor_cost(field, kind, value) for field, kind, value in anchors)
 
 
-def _anchor_cost(kind: str, value: object) -> int:
+def _anchor_cost(field: str, kind: str, value: object) -> int:
+    # A word, pair or wildcard of the title or abstract is about twice as common as one of a field.
+    times = 2 if field == "any" and kind != "cooc" else 1
     if kind == "word" and len(value) <= 3:  # type: ignore[arg-type]
-        return 5  # short words are common words
+        return 5 * times  # short words are common words
     if kind == "prefix":  # a long prefix is about as rare as a word
-        return 3 if len(value) >= 6 else 5 if len(value) >= 4 else 8  # type: ignore[arg-type]
-    return _COST[kind]
+        size = len(value) - 1  # type: ignore[arg-type]
+        return (3 if size >= 6 else 5 if size >= 4 else 8) * times
+    return _COST[kind] * times
 
 
 def required(node: Compiled) -> frozenset[str]:
@@ -200,9 +214,10 @@ class Plan:
     """How to test a compiled query cheaply: set operations on the keys of the paper's title and
     abstract first (they settle `a b`, `a -b`, `a OR b`, `(a OR b) c` alone), then `rest`.
 
-    It matches when every `required` key is present, no `forbidden` one is, each of `groups`
-    has one present, every one of `prefixes` starts a word (as the index's wildcard scan found),
-    every one of `phrases` is in the title or abstract, and `rest` (if any) holds. `report` lists the terms a match reports, in
+    It matches when every `required` key is present (a starred wildcard, `graph*`, when it
+    starts a word: the index's wildcard scan adds those to the keys), no `forbidden` one is, each
+    of `groups` has one present, every one of `phrases` is in the title or abstract, and `rest`
+    (if any) holds. `report` lists the terms a match reports, in
     query order, each with whether only when present (a word of an OR); `walk` says to find them
     by walking the tree instead (an OR of more than words).
     """
@@ -210,7 +225,6 @@ class Plan:
     required: frozenset[str]
     forbidden: frozenset[str]
     groups: tuple[frozenset[str], ...]
-    prefixes: frozenset[str]  # wildcards (`graph*`) that must start a title or abstract word
     phrases: tuple[str, ...]  # plain phrases (" a b c ") that must be in the title or abstract
     rest: Compiled | None
     report: tuple[tuple[CompiledTerm, bool], ...]
@@ -226,14 +240,13 @@ class Plan:
         words: set[str] = set()
         banned: set[str] = set()
         groups: list[frozenset[str]] = []
-        prefixes: set[str] = set()
         phrases: list[str] = []
         rest: list[Compiled] = []
         for item in items:
             if _any_word(item):
                 words.add(item[1].key)
             elif _any_prefix(item):
-                prefixes.add(item[1].key)
+                words.add(item[1].key + "*")
             elif item[0] == "term" and item[1] is proven:
                 pass
             elif item[0] == "term" and item[1].scope == "any" and item[1].spaced is not None:
@@ -250,22 +263,25 @@ class Plan:
         report: dict[CompiledTerm, bool] = {}
         walk = not _report(node, report, optional=False)
         return cls(
-            _frozen(words), _frozen(banned), tuple(groups), _frozen(prefixes),
+            _frozen(words), _frozen(banned), tuple(groups),
             tuple(dict.fromkeys(phrases)), remainder,
             tuple(report.items()), tuple(report), any(report.values()), walk,
         )  # fmt: skip
 
     def anchors(self) -> list[Anchor] | None:
-        """Co-occurrence anchors from two of the word sets that must meet the title or abstract,
-        if that makes a small cover (both must be present, so few papers have them)."""
-        sets = [frozenset({w}) for w in self.required] + list(self.groups)
-        if len(sets) < 2:
+        """Co-occurrence anchors from two of the word (or wildcard) sets that must meet the title
+        or abstract, if that makes a small cover (both must be present, so few papers have them)."""
+        if len(self.required) + len(self.groups) < 2:
             return None
-        sets.sort(key=lambda s: (len(s), -min(map(len, s)), sorted(s)))
-        first, second = sets[0], sets[1]
+        # Each set as (size, minus its shortest word's length, its words in order): the two
+        # first are the smallest sets of the longest (likely rarest) words.
+        sets = [(1, -len(w), (w,)) for w in self.required]
+        sets += [(len(g), -min(map(len, g)), tuple(sorted(g))) for g in self.groups]
+        sets.sort()
+        first, second = sets[0][2], sets[1][2]
         if len(first) * len(second) > 4:
             return None
-        return [("any", "cooc", (a, b)) for a in sorted(first) for b in sorted(second)]
+        return [("any", "cooc", (a, b)) for a in first for b in second]
 
 
 _EMPTY: frozenset[str] = frozenset()
@@ -303,7 +319,8 @@ class PaperView:
         self._sets: dict[str, frozenset[str]] = {}
         self._tokens: dict[str, Tokens] = {}
         self._present: dict[int, bool] = {}
-        # field -> the wildcard prefixes present there, when an index scanned for all of its own
+        # field -> the wildcards (starred: `graph*`) that start a word there, when an index
+        # scanned for all of its own
         self.prefixes: dict[str, set[str]] = {}
         self._categories: list[tuple[str, int, int]] | None = None
 
@@ -441,7 +458,7 @@ class PaperView:
             elif term.parts[0][1]:
                 known = self.prefixes.get(field)
                 if (
-                    term.key in known
+                    term.key + "*" in known
                     if known is not None
                     else " " + term.key in tokens.spaced_words
                 ):
@@ -476,7 +493,7 @@ class PaperView:
                 places = _phrase_starts(tokens, parts)
             else:
                 known = self.prefixes.get(field)
-                if known is not None and term.key not in known:
+                if known is not None and term.key + "*" not in known:
                     continue  # the index's scan saw no word here start with this prefix
                 places = _occurrences(tokens.spaced_words, " " + term.key)
             out += [_hit(field, label, starts[i], ends[i + last]) for i in places]

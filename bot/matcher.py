@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import lru_cache
-from itertools import chain
-from operator import itemgetter
+from itertools import chain, filterfalse
+from operator import attrgetter, itemgetter
 
 import ahocorasick
 
@@ -32,10 +32,10 @@ from bot.evaluate import (
 )
 from bot.models import Hit, Paper
 from bot.query import Query
+from bot.text import Tokens
 
 TEXT_FIELDS = ("title", "abstract", "authors")
 _second = itemgetter(1)
-_NONE: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=2048)
@@ -77,7 +77,7 @@ def _shared_label(terms: tuple[CompiledTerm, ...]) -> bool:
 class _Entry:
     """One distinct query in the index (by canonical text) and the keys subscribed to it."""
 
-    __slots__ = ("anchors", "compiled", "keys", "plan", "shared", "sure", "terms")
+    __slots__ = ("anchors", "compiled", "keys", "plan", "proofs", "shared", "terms")
 
     def __init__(self, compiled: Compiled) -> None:
         self.compiled = compiled
@@ -94,18 +94,40 @@ class _Entry:
         ):
             anchors = paired
         self.anchors = anchors
-        kind, payload = compiled
-        # A lone word, prefix, category or two-word phrase holds wherever its anchor is found;
-        # so does a query of title-or-abstract words that each co-occurrence anchor settles.
-        self.sure = (
-            kind in ("word", "term") and payload.exact_anchor and anchors == payload.anchors
-        ) or _settled(self.plan, anchors)
+        # The anchors whose presence alone proves the query holds: a paper that has one matches
+        # without evaluating it (most subscriptions are one word, one phrase or one wildcard).
+        self.proofs = _proofs(compiled, self.plan, anchors)
 
 
-def _settled(plan: Plan, anchors: list[Anchor] | None) -> bool:
+def _proofs(compiled: Compiled, plan: Plan, anchors: list[Anchor] | None) -> frozenset[Anchor]:
+    """The anchors of which any one, found in a paper, proves `compiled` matches it: a lone
+    term's exact anchors (a word, a wildcard, a category, a two-word phrase), those of the
+    one-term branches of an OR, or co-occurrences that settle a plan of words."""
+    if not anchors:
+        return frozenset()
+    kind, payload = compiled
+    if kind in ("word", "term"):
+        return (
+            frozenset(anchors)
+            if payload.exact_anchor and anchors == payload.anchors
+            else frozenset()
+        )
+    if kind == "or":
+        exact = {
+            anchor
+            for branch, term in payload
+            if branch in ("word", "term") and term.exact_anchor
+            for anchor in term.anchors
+        }
+        return frozenset(exact.intersection(anchors))
+    return frozenset(anchors) if _settled(plan, anchors) else frozenset()
+
+
+def _settled(plan: Plan, anchors: list[Anchor]) -> bool:
     """Whether finding any of `anchors` proves the plan holds: they are all co-occurrences, and
-    each pair alone holds every required word and one word of every group (nothing else to test)."""
-    if not anchors or plan.forbidden or plan.prefixes or plan.phrases or plan.rest is not None:
+    each pair alone holds every required word or wildcard and one word of every group (nothing
+    else to test)."""
+    if plan.forbidden or plan.phrases or plan.rest is not None:
         return False
     for _, kind, value in anchors:
         if kind != "cooc":
@@ -126,6 +148,46 @@ def _proven(compiled: Compiled, anchors: list[Anchor] | None) -> CompiledTerm | 
     return None
 
 
+class _Posting:
+    """What finding one anchor in a paper says: the queries it makes worth evaluating, and the
+    subscriptions (keys) whose query it alone proves matched."""
+
+    __slots__ = ("entries", "keys")
+
+    def __init__(self) -> None:
+        self.entries: dict[_Entry, None] = {}
+        self.keys: dict[int, None] = {}
+
+
+class _Partners(set[str]):
+    """The words and wildcards that a co-occurrence anchor pairs with one word (a set, so a
+    paper's keys test it in C), each with its posting."""
+
+    __slots__ = ("postings",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.postings: dict[str, _Posting] = {}
+
+
+class _Vocable:
+    """What the index holds under one word or wildcard (`graph*`) of the title and abstract:
+    its own posting, and its co-occurrence partners. One table for both, so a paper's keys are
+    looked up in it once."""
+
+    __slots__ = ("partners", "posting")
+
+    def __init__(self) -> None:
+        self.posting: _Posting | None = None
+        self.partners: _Partners | None = None
+
+
+_entries_of = attrgetter("entries")
+_keys_of = attrgetter("keys")
+_posting_of = attrgetter("posting")
+_partners_of = attrgetter("partners")
+
+
 class SubscriptionIndex:
     """All subscriptions, indexed so that a paper evaluates only the queries it may match."""
 
@@ -134,11 +196,11 @@ class SubscriptionIndex:
         self._by_canonical: dict[str, _Entry] = {}
         self._by_key: dict[int, _Entry] = {}
         self._canonical: dict[int, str] = {}
-        # (field, anchor kind) -> anchor value -> entries (a dict used as an ordered set)
-        self._postings: dict[tuple[str, str], dict[object, dict[_Entry, None]]] = {}
-        # word -> other word -> entries that need both in the title or abstract
-        self._cooc: dict[str, dict[str, dict[_Entry, None]]] = {}
-        self._always: dict[_Entry, None] = {}
+        # word or wildcard of the title and abstract -> its posting and co-occurrences
+        self._vocabulary: dict[str, _Vocable] = {}
+        # (field, anchor kind) -> anchor value -> posting, for every other anchor
+        self._postings: dict[tuple[str, str], dict[object, _Posting]] = {}
+        self._always = _Posting()  # the queries with no anchor (`upvotes:>=10`, `-a -b c*`...)
         self._automata: dict[str, ahocorasick.Automaton | None] = {}
         # field -> wildcard prefix -> how many terms use it
         self._prefix_uses: dict[str, dict[str, int]] = {}
@@ -160,6 +222,8 @@ class SubscriptionIndex:
             self._post(entry, add=True)
             self._count_prefixes(entry, +1)
         entry.keys[key] = None
+        for anchor in entry.proofs:
+            self._posting(anchor).keys[key] = None
         self._by_key[key] = entry
         self._canonical[key] = query.canonical
 
@@ -170,6 +234,9 @@ class SubscriptionIndex:
             return
         canonical = self._canonical.pop(key)
         del entry.keys[key]
+        for anchor in entry.proofs:
+            del self._posting(anchor).keys[key]
+            self._prune(anchor)
         if not entry.keys:
             del self._by_canonical[canonical]
             self._post(entry, add=False)
@@ -179,13 +246,16 @@ class SubscriptionIndex:
     def match(self, paper: Paper) -> dict[int, tuple[Hit, ...]]:
         """The keys whose query matches `paper`, each with its hits."""
         view = PaperView(paper)
-        return self._explain(view, self._evaluate(view, self._candidates(view)))
+        proven, evaluated = self._decide(view)
+        entries = dict.fromkeys(chain(map(self._by_key.__getitem__, proven), evaluated))
+        return self._explain(view, list(entries))
 
     def matching(self, paper: Paper) -> list[int]:
         """The keys whose query matches `paper`: `match` without working out the hits, for a
         caller that explains only the matches it shows (see explain_keys)."""
-        view = PaperView(paper)
-        return [key for entry in self._evaluate(view, self._candidates(view)) for key in entry.keys]
+        proven, evaluated = self._decide(PaperView(paper))
+        proven.update(chain.from_iterable(map(_keys_of, evaluated)))
+        return list(proven)
 
     def explain_keys(self, paper: Paper, keys: Iterable[int]) -> dict[int, tuple[Hit, ...]]:
         """The hits in `paper` of the queries of `keys`, which match it (as `matching` said);
@@ -195,32 +265,39 @@ class SubscriptionIndex:
         entries = list(dict.fromkeys(by_key[key] for key in keys if key in by_key))
         return self._explain(PaperView(paper), entries)
 
-    def _evaluate(self, view: PaperView, candidates: Iterable[_Entry]) -> list[_Entry]:
-        """The candidates whose query holds for the paper."""
-        anywhere = view.keys_in("any")
-        has_all, has_none = anywhere.issuperset, anywhere.isdisjoint
-        # The wildcards starting a title or abstract word (the candidate scan found them all).
-        wild = view.prefixes.get("title", _NONE) | view.prefixes.get("abstract", _NONE)
+    def _decide(self, view: PaperView) -> tuple[set[int], list[_Entry]]:
+        """The keys that an anchor found in the paper proves matched, and the other queries
+        that hold once evaluated."""
+        found, present = self._scan(view)
+        proven = set(chain.from_iterable(map(_keys_of, found)))
+        candidates = dict.fromkeys(chain.from_iterable(map(_entries_of, found)))
+        return proven, self._evaluate(view, present, candidates)
+
+    def _evaluate(
+        self, view: PaperView, present: frozenset[str], candidates: Iterable[_Entry]
+    ) -> list[_Entry]:
+        """The candidates whose query holds for the paper; `present` holds the keys of its
+        title and abstract, and the wildcards that start one of their words."""
+        has_all, has_none = present.issuperset, present.isdisjoint
         spaced: str | None = None
         matched: list[_Entry] = []
         for entry in candidates:
-            if not entry.sure:
-                plan = entry.plan
-                if plan.required and not has_all(plan.required):
+            plan = entry.plan
+            if plan.required and not has_all(plan.required):
+                continue
+            if plan.forbidden and not has_none(plan.forbidden):
+                continue
+            if plan.groups and any(map(has_none, plan.groups)):
+                continue
+            if plan.phrases:
+                if spaced is None:  # both fields' keys, apart so no phrase spans the two
+                    spaced = (
+                        f"{view.tokens('title').spaced_keys}|{view.tokens('abstract').spaced_keys}"
+                    )
+                if not all(map(spaced.__contains__, plan.phrases)):
                     continue
-                if plan.forbidden and not has_none(plan.forbidden):
-                    continue
-                if plan.groups and any(map(has_none, plan.groups)):
-                    continue
-                if plan.prefixes and not wild.issuperset(plan.prefixes):
-                    continue
-                if plan.phrases:
-                    if spaced is None:  # both fields' keys, apart so no phrase spans the two
-                        spaced = f"{view.tokens('title').spaced_keys}|{view.tokens('abstract').spaced_keys}"
-                    if not all(map(spaced.__contains__, plan.phrases)):
-                        continue
-                if plan.rest is not None and not view.matches(plan.rest):
-                    continue
+            if plan.rest is not None and not view.matches(plan.rest):
+                continue
             matched.append(entry)
         return matched
 
@@ -267,65 +344,148 @@ class SubscriptionIndex:
         """`matching` for each paper, by paper id."""
         return {paper.id: self.matching(paper) for paper in papers}
 
-    def candidates(self, paper: Paper) -> int:
-        """How many distinct queries `paper` would evaluate (a figure for benchmarks and tuning)."""
-        return len(self._candidates(PaperView(paper)))
+    def workload(self, paper: Paper) -> tuple[int, int]:
+        """How many distinct queries an anchor proves for `paper`, and how many it evaluates
+        (figures for benchmarks and tuning)."""
+        view = PaperView(paper)
+        found, _ = self._scan(view)
+        proven = set(chain.from_iterable(map(_keys_of, found)))
+        evaluated = dict.fromkeys(chain.from_iterable(map(_entries_of, found)))
+        return len({self._by_key[key] for key in proven}), len(evaluated)
 
-    def _candidates(self, view: PaperView) -> dict[_Entry, None]:
-        # Posting dicts gathered, then chained and deduplicated in C: no loop per entry here.
-        found: list[Iterable[_Entry]] = [self._always]
+    def _scan(self, view: PaperView) -> tuple[list[_Posting], frozenset[str]]:
+        """The postings of every anchor in the paper, and what is present in its title and
+        abstract: their keys, and the wildcards (starred) that start one of their words."""
+        # Postings gathered by C-level maps and set operations: no Python loop per anchor.
+        found: list[_Posting] = [self._always]
         postings = self._postings
-        for field in TEXT_FIELDS:
-            words = postings.get((field, "word"))
-            pairs = postings.get((field, "pair"))
-            prefixes = postings.get((field, "prefix"))
-            if not words and not pairs and not self._prefix_uses.get(field):
-                continue
-            tokens = view.tokens(field)
-            if words:
-                found.extend(map(words.__getitem__, words.keys() & tokens.keyset))
-            if pairs:
-                # Filtering the adjacent pairs as they are made beats building a set of them.
-                found.extend(map(pairs.__getitem__, filter(pairs.__contains__, tokens.pairwise())))
+        title, abstract = view.tokens("title"), view.tokens("abstract")
+        present = view.keys_in("any")
+        wild: set[str] = set()
+        for field, tokens in (("title", title), ("abstract", abstract)):
             if self._prefix_uses.get(field):
                 # One scan finds every wildcard of the index in this field: anchors pull in
                 # their queries, and the view learns which wildcards hold (no search later).
-                present = set(map(_second, self._automaton(field).iter(tokens.spaced_words)))
-                view.prefixes[field] = present
-                if prefixes:
-                    found.extend(map(prefixes.__getitem__, prefixes.keys() & present))
-        if self._cooc:
-            anywhere = view.keys_in("any")
-            meets = anywhere.intersection
-            for first in self._cooc.keys() & anywhere:
-                seconds = self._cooc[first]
-                found.extend(map(seconds.__getitem__, meets(seconds)))
+                view.prefixes[field] = here = self._wildcards(field, tokens)
+                wild |= here
+        if wild:
+            present = present | wild
+        vocabulary = self._vocabulary
+        vocables = list(map(vocabulary.__getitem__, vocabulary.keys() & present))
+        found += filter(None, map(_posting_of, vocables))
+        # Most words that start a co-occurrence meet none of their partners: those are passed
+        # over in C, and only the few that do are intersected.
+        for partners in filterfalse(present.isdisjoint, filter(None, map(_partners_of, vocables))):
+            found += map(partners.postings.__getitem__, partners & present)
+        table = postings.get(("any", "pair"))
+        if table:
+            # Filtering the adjacent pairs as they are made beats building a set of them.
+            pairs = chain(title.pairwise(), abstract.pairwise())
+            found += map(table.__getitem__, filter(table.__contains__, pairs))
+        for field in TEXT_FIELDS:  # terms of one field: `title:`, `abstract:`, `author:`
+            words = postings.get((field, "word"))
+            pairs = postings.get((field, "pair"))
+            prefixes = postings.get((field, "prefix"))
+            if not words and not pairs and not prefixes:
+                continue
+            tokens = view.tokens(field)
+            if words:
+                found += map(words.__getitem__, words.keys() & tokens.keyset)
+            if pairs:
+                found += map(pairs.__getitem__, filter(pairs.__contains__, tokens.pairwise()))
+            if prefixes:
+                here = view.prefixes.get(field)
+                if here is None:
+                    view.prefixes[field] = here = self._wildcards(field, tokens)
+                found += map(prefixes.__getitem__, prefixes.keys() & here)
         cats = postings.get(("categories", "cat"))
         cat_prefixes = postings.get(("categories", "catprefix"))
         if cats or cat_prefixes:
             for name, _, _ in view.categories:
                 if cats and name in cats:
                     found.append(cats[name])
-                for prefix, entries in (cat_prefixes or {}).items():
+                for prefix, posting in (cat_prefixes or {}).items():
                     if name.startswith(prefix):  # type: ignore[attr-defined]
-                        found.append(entries)
-        return dict.fromkeys(chain.from_iterable(found))
+                        found.append(posting)
+        return found, present
+
+    def _wildcards(self, field: str, tokens: Tokens) -> set[str]:
+        """The index's wildcards (starred) that start a word of `field`, found in one scan."""
+        return set(map(_second, self._automaton(field).iter(tokens.spaced_words)))
+
+    def _posting(self, anchor: Anchor) -> _Posting:
+        """The posting of `anchor`, made if new."""
+        field, kind, value = anchor
+        if field == "any" and kind != "pair":
+            first = value[0] if kind == "cooc" else value
+            vocable = self._vocabulary.get(first)  # type: ignore[arg-type]
+            if vocable is None:
+                vocable = self._vocabulary[first] = _Vocable()  # type: ignore[index]
+            if kind != "cooc":
+                if vocable.posting is None:
+                    vocable.posting = _Posting()
+                return vocable.posting
+            if vocable.partners is None:
+                vocable.partners = _Partners()
+            partners, second = vocable.partners, value[1]
+            if second not in partners:
+                partners.add(second)  # type: ignore[arg-type]
+                partners.postings[second] = _Posting()  # type: ignore[index]
+            return partners.postings[second]  # type: ignore[index]
+        table = self._postings.setdefault((field, kind), {})
+        posting = table.get(value)
+        if posting is None:
+            posting = table[value] = _Posting()
+        return posting
+
+    def _prune(self, anchor: Anchor) -> None:
+        """Forget `anchor`'s posting if it no longer holds anything."""
+        field, kind, value = anchor
+        if field == "any" and kind != "pair":
+            first = value[0] if kind == "cooc" else value
+            vocable = self._vocabulary[first]  # type: ignore[index]
+            if kind == "cooc":
+                partners, second = vocable.partners, value[1]
+                assert partners is not None
+                posting = partners.postings[second]  # type: ignore[index]
+                if posting.entries or posting.keys:
+                    return
+                partners.discard(second)  # type: ignore[arg-type]
+                del partners.postings[second]  # type: ignore[arg-type]
+                if not partners:
+                    vocable.partners = None
+            else:
+                posting = vocable.posting  # type: ignore[assignment]
+                if posting.entries or posting.keys:
+                    return
+                vocable.posting = None
+            if vocable.posting is None and vocable.partners is None:
+                del self._vocabulary[first]  # type: ignore[arg-type]
+            return
+        table = self._postings[(field, kind)]
+        posting = table[value]
+        if posting.entries or posting.keys:
+            return
+        del table[value]
+        if not table:
+            del self._postings[(field, kind)]
 
     def _post(self, entry: _Entry, *, add: bool) -> None:
+        """Make `entry` a candidate under its anchors that do not prove it (or drop it)."""
         if entry.anchors is None:
             if add:
-                self._always[entry] = None
+                self._always.entries[entry] = None
             else:
-                del self._always[entry]
+                del self._always.entries[entry]
             return
-        for field, kind, value in entry.anchors:
-            if kind == "cooc":
-                first, second = value
-                _toggle(self._cooc.setdefault(first, {}), second, entry, add)
-                if not self._cooc[first]:
-                    del self._cooc[first]
-                continue
-            _toggle(self._postings.setdefault((field, kind), {}), value, entry, add)
+        for anchor in entry.anchors:
+            if anchor in entry.proofs:
+                continue  # its keys are posted one by one (add and remove)
+            if add:
+                self._posting(anchor).entries[entry] = None
+            else:
+                del self._posting(anchor).entries[entry]
+                self._prune(anchor)
 
     def _count_prefixes(self, entry: _Entry, step: int) -> None:
         """Count the one-wildcard terms of `entry` per field (the automaton looks for them all)."""
@@ -342,22 +502,13 @@ class SubscriptionIndex:
 
     def _automaton(self, field: str) -> ahocorasick.Automaton:
         """The Aho-Corasick automaton that finds every wildcard prefix of a field's queries in
-        one scan of its words joined by spaces, each as " prefix" (so only at a word's start)."""
+        one scan of its words joined by spaces, each as " prefix" (so only at a word's start);
+        it reports each as the starred wildcard (`graph*`)."""
         automaton = self._automata.get(field)
         if automaton is None:
             automaton = ahocorasick.Automaton()
             for prefix in self._prefix_uses[field]:
-                automaton.add_word(f" {prefix}", prefix)
+                automaton.add_word(f" {prefix}", f"{prefix}*")
             automaton.make_automaton()
             self._automata[field] = automaton
         return automaton
-
-
-def _toggle(table: dict, value: object, entry: _Entry, add: bool) -> None:  # type: ignore[type-arg]
-    """Add `entry` under `value` in a posting table, or remove it (and the value if emptied)."""
-    if add:
-        table.setdefault(value, {})[entry] = None
-        return
-    del table[value][entry]
-    if not table[value]:
-        del table[value]

@@ -187,8 +187,10 @@ class Tokens:
         return self._pairs
 
     def pairwise(self) -> Iterator[tuple[str, str]]:
-        """Every two adjacent keys, in order (with repeats), made as iterated."""
-        return itertools.pairwise(self.keys)
+        """Every two adjacent keys, in order (with repeats), made as iterated (zip reuses its
+        tuple when the consumer drops it, where itertools.pairwise makes a new one each time)."""
+        keys = self.keys
+        return zip(keys, keys[1:], strict=False)  # noqa: RUF007 (see above)
 
     @property
     def spaced_words(self) -> str:

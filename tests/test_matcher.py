@@ -448,6 +448,28 @@ def test_index_stays_right_as_subscriptions_come_and_go(
     for key in removals:
         index.remove(key)
         live.pop(key, None)
+    # New keys for some of the same queries: an entry shared again, a posting made anew.
+    for offset, key in enumerate(removals):
+        index.add(len(parsed) + offset, parsed[key])
+        live[len(parsed) + offset] = parsed[key]
     assert len(index) == len(live)
     expected = {k for k, q in live.items() if naive_matches(q, p)}  # type: ignore[arg-type]
     assert set(index.match(p)) == expected
+    assert set(index.matching(p)) == expected
+    for key in list(live):
+        index.remove(key)
+    assert index.match(p) == {}
+    assert index.workload(p) == (0, 0)  # nothing left behind in the index's tables
+
+
+def test_a_paper_is_decided_by_proof_or_by_evaluation() -> None:
+    index = SubscriptionIndex()
+    index.add(1, parse("diffusion"))  # a word: its anchor proves it
+    index.add(2, parse('"video diffusion"'))  # a two-word phrase: so does its pair
+    index.add(3, parse("segment* video"))  # a wildcard and a word, both found: proven too
+    index.add(4, parse("video -audio"))  # an exclusion: evaluated
+    p = paper("Video diffusion for segmentation", "")
+    assert sorted(index.matching(p)) == [1, 2, 3, 4]
+    assert index.workload(p) == (3, 1)
+    assert sorted(index.matching(paper("Video segmentation with audio", ""))) == [3]
+    assert index.matching(paper("Segmentation", "diffusion")) == [1]
