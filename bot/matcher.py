@@ -5,7 +5,9 @@ A paper is read once into words per field (bot.text); queries are compiled over 
 every distinct query, a few *anchors* (words, adjacent word pairs, two words that must co-occur,
 wildcard prefixes, categories) of which at least one must be in a paper for the query to match:
 a paper evaluates only the queries whose anchors it contains, plus the rare ones with none
-(`upvotes:>=10`).
+(`upvotes:>=10`). Where an anchor alone proves the query (a one-word, one-phrase or one-wildcard
+query, an OR of those, two words that must co-occur), finding it matches the query's
+subscriptions outright, with no evaluation.
 """
 
 from __future__ import annotations
