@@ -270,10 +270,15 @@ class SubscriptionIndex:
     def _decide(self, view: PaperView) -> tuple[set[int], list[_Entry]]:
         """The keys that an anchor found in the paper proves matched, and the other queries
         that hold once evaluated."""
+        proven, candidates, present = self._gather(view)
+        return proven, self._evaluate(view, present, candidates)
+
+    def _gather(self, view: PaperView) -> tuple[set[int], dict[_Entry, None], frozenset[str]]:
+        """The keys an anchor in the paper proves matched, the queries to evaluate, and what is
+        present in the title and abstract (see _scan)."""
         found, present = self._scan(view)
         proven = set(chain.from_iterable(map(_keys_of, found)))
-        candidates = dict.fromkeys(chain.from_iterable(map(_entries_of, found)))
-        return proven, self._evaluate(view, present, candidates)
+        return proven, dict.fromkeys(chain.from_iterable(map(_entries_of, found))), present
 
     def _evaluate(
         self, view: PaperView, present: frozenset[str], candidates: Iterable[_Entry]
@@ -349,11 +354,8 @@ class SubscriptionIndex:
     def workload(self, paper: Paper) -> tuple[int, int]:
         """How many distinct queries an anchor proves for `paper`, and how many it evaluates
         (figures for benchmarks and tuning)."""
-        view = PaperView(paper)
-        found, _ = self._scan(view)
-        proven = set(chain.from_iterable(map(_keys_of, found)))
-        evaluated = dict.fromkeys(chain.from_iterable(map(_entries_of, found)))
-        return len({self._by_key[key] for key in proven}), len(evaluated)
+        proven, candidates, _ = self._gather(PaperView(paper))
+        return len({self._by_key[key] for key in proven}), len(candidates)
 
     def _scan(self, view: PaperView) -> tuple[list[_Posting], frozenset[str]]:
         """The postings of every anchor in the paper, and what is present in its title and
