@@ -126,8 +126,11 @@ class Pipeline:
                 )
             )
             return PollReport(name, [], error=message)
-        stored = await self.stores.papers.upsert(result.papers, now)
-        revised = await self.stores.papers.upsert(result.updates, now, insert_new=False)
+        # New papers are stamped when stored, not when the fetch began: a digest that ran while
+        # a slow fetch was under way has already closed its window on that time.
+        stored_at = self.clock()
+        stored = await self.stores.papers.upsert(result.papers, stored_at)
+        revised = await self.stores.papers.upsert(result.updates, stored_at, insert_new=False)
         await self.stores.sources.save(
             SourceState(
                 name=name,
@@ -206,12 +209,10 @@ class Pipeline:
     async def search(self, query: Query, days: float) -> list[Match]:
         """Stored papers first seen in the last `days` that match `query`, best first."""
         now = self.clock()
-        found = []
-        for paper in await self.stores.papers.seen_between(now - timedelta(days=days), now):
-            hits = explain(query, paper)
-            if hits is not None:
-                found.append(Match(paper, (), hits))
-        return rank(found)
+        papers = await self.stores.papers.seen_between(now - timedelta(days=days), now)
+        # A month of papers takes seconds to read: not on the event loop, where it would hold up
+        # every other command's acknowledgement (Slack and Discord give up after 3 seconds).
+        return await asyncio.to_thread(_search, query, papers)
 
     async def preview(self, ref: ChannelRef) -> Digest:
         """The digest the channel would get now; marks nothing."""
@@ -237,6 +238,7 @@ class Pipeline:
         *,
         slot: datetime | None = None,
         matched: Sequence[Match] | None = None,
+        read_at: datetime | None = None,
         sync: bool = True,
         has_open: bool = True,
         delivered: Set[str] | None = None,
@@ -247,7 +249,9 @@ class Pipeline:
         it was already served (by another replica, or before a restart) and gets no new digest.
         Without a slot (a command or the CLI) the digest is built now. Pages left open by an
         earlier run are posted first either way. `matched` and `sync=False` let a round over
-        many channels match once for all of them (see Scheduler.sweep), and `has_open=False`
+        many channels match once for all of them (see Scheduler.sweep); `read_at` is when those
+        papers were read, where the digest's window then ends (a paper stored after it is left
+        for the next digest, not skipped). `has_open=False`
         says the caller saw no open pages for the channel, so none are looked for. `delivered`
         (the channel's papers in the ledger, read by the caller before the lock) may only be
         given with a slot: any digest recorded since then moved the channel past the slot.
@@ -272,8 +276,9 @@ class Pipeline:
                 return report
             if sync:
                 await self.sync_subscriptions()
+            end = read_at if matched is not None and read_at is not None else now
             matches = await self.unposted_matches(
-                channel, now, matched, delivered if slot is not None else None
+                channel, end, matched, delivered if slot is not None else None
             )
             digest = build_digest(channel, matches, digest_title(now))
             pages = chat.paginate(digest) if not digest.empty else []
@@ -290,7 +295,7 @@ class Pipeline:
                 )
                 for i, page in enumerate(pages)
             ]
-            await ledger.record(ref, new_pages, digest_at=now, now=now)
+            await ledger.record(ref, new_pages, digest_at=end, now=now)
             claimed = {new_pages[0].delivery_id} if new_pages else set()
             posted = await self._flush(chat, channel, new_pages, known=pages, claimed=claimed)
             return DeliveryReport(
@@ -460,3 +465,13 @@ class Pipeline:
         base = min(self.retry_max, self.retry_base * 2 ** min(attempt - 1, 20))
         delay = base / 2 + random.uniform(0, base / 2)
         return timedelta(seconds=max(delay, retry_after or 0.0))
+
+
+def _search(query: Query, papers: Sequence[Paper]) -> list[Match]:
+    """The `papers` that match `query`, with their hits, best first."""
+    found = []
+    for paper in papers:
+        hits = explain(query, paper)
+        if hits is not None:
+            found.append(Match(paper, (), hits))
+    return rank(found)

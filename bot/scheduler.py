@@ -214,6 +214,7 @@ class Scheduler:
                             channel.ref,
                             slot=slot,
                             matched=matched.for_channel(channel.ref) if matched else [],
+                            read_at=now,
                             sync=False,
                             has_open=str(channel.ref) in unsent,
                             delivered=delivered.get(str(channel.ref), set()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -143,6 +144,23 @@ async def test_search_covers_thirty_days(pipeline, source, chat, clock):
     clock.advance(days=31)
     reply = await chat.command(CH, "search long context")
     assert reply.matches == () and "No paper of the last 30 days" in reply.text
+
+
+async def test_search_reads_the_papers_off_the_event_loop(pipeline, source, chat, monkeypatch):
+    import bot.pipeline
+
+    await poll(pipeline, source)
+    threads: set[int] = set()
+    real = bot.pipeline.explain
+
+    def explain(query, paper):  # type: ignore[no-untyped-def]
+        threads.add(threading.get_ident())
+        return real(query, paper)
+
+    monkeypatch.setattr(bot.pipeline, "explain", explain)
+    reply = await chat.command(CH, "search long context")
+    assert [m.paper.id for m in reply.matches] == ["arxiv:2611.00002"]
+    assert threads and threading.get_ident() not in threads  # the loop answers others meanwhile
 
 
 async def test_first_digest_covers_the_last_day_only(pipeline, source, chat, clock):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -251,3 +252,25 @@ async def test_a_parser_crash_is_one_failed_request_and_the_poll_goes_on() -> No
     assert [p.title for p in result.papers] == ["Kept"]
     assert result.bad_entries == 1
     assert poll.failures == [f"feed: GET {bad}: parsing failed (IndexError)"]
+
+
+async def test_parsing_leaves_the_event_loop_free() -> None:
+    web = FakeWeb(FakeTime())
+    url = "https://a.example/huge.xml"
+    web.on(url, ok(b"a feed of megabytes"))
+    parsing, loop_ran = threading.Event(), threading.Event()
+
+    def slow_parse(fetched: Fetched) -> Parsed:
+        parsing.set()
+        # On the event loop's own thread this would wait in vain: the loop could not run.
+        assert loop_ran.wait(timeout=5), "the event loop was blocked while parsing"
+        return Parsed(papers=(Paper(id="url:https://a.example/1", title="Parsed"),))
+
+    async def meanwhile() -> None:
+        assert await asyncio.to_thread(parsing.wait, 5)
+        loop_ran.set()
+
+    poll = Poll("feed", client(web), {})
+    outcome, _ = await asyncio.gather(poll.get(url, slow_parse), meanwhile())
+    assert not outcome.failed
+    assert [p.title for p in poll.result().papers] == ["Parsed"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -69,7 +70,9 @@ class Poll:
                     self.cursor[key] = self._old[key]
             return Outcome(Parsed(), not_modified=True)
         try:
-            parsed = parse(fetched)
+            # In a thread: a feed of megabytes takes seconds to parse, and the event loop has
+            # commands to acknowledge meanwhile.
+            parsed = await asyncio.to_thread(parse, fetched)
         except MalformedResponse as exc:
             self.fail(url, f"{self.source}: GET {url}: unusable response: {exc}")
             return Outcome(None)
