@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bot.app import App, open_app
 from bot.models import ChannelRef, Command, InvalidChannelId, Match
@@ -33,8 +34,10 @@ cli = typer.Typer(
 db_cli = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 
-out = Console()
-err = Console(stderr=True)
+# Paper titles, channel ids and error messages are printed as they are: no Rich markup or
+# emoji codes read in them (a `[/]` would raise, `:a:` would become an emoji).
+out = Console(markup=False, emoji=False)
+err = Console(stderr=True, markup=False, emoji=False)
 T = TypeVar("T")
 
 DEMO_CHANNEL = "console:local:general"
@@ -71,7 +74,7 @@ def _run(main: Callable[[], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except (Failure, DatabaseError, InvalidChannelId, RunError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err.print(Text.assemble(("error:", "red"), f" {exc}"), highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -104,7 +107,9 @@ def demo() -> None:
                     out.print(f"{report.source}: {len(report.new)} new papers stored")
                 out.rule(f"2. subscribe {channel}")
                 for query in DEMO_QUERIES:
-                    out.print(f"[dim]$ paperbot command 'subscribe {query}'[/dim]", highlight=False)
+                    out.print(
+                        f"$ paperbot command 'subscribe {query}'", style="dim", highlight=False
+                    )
                     reply = await app.handler(Command(channel, "demo", f"subscribe {query}"))
                     app.console.show_reply(replace(reply, matches=()))
                     for match in reply.matches:
@@ -140,7 +145,7 @@ def poll(
             for report in await app.pipeline.poll_all(force=True):
                 if report.error:
                     failed = True
-                    out.print(f"[red]{report.source}: failed: {report.error}[/red]")
+                    out.print(f"{report.source}: failed: {report.error}", style="red")
                     continue
                 extra = " (not modified)" if report.not_modified else ""
                 bad = f", {report.bad_entries} bad entries dropped" if report.bad_entries else ""
@@ -182,7 +187,8 @@ def digest(
             except Exception as exc:
                 raise Failure(str(exc)) from None
             if report.posted:
-                out.print(f"Posted {report.papers} papers to {ref} in {report.posted} message(s).")
+                papers = f"{report.papers} paper" + ("" if report.papers == 1 else "s")
+                out.print(f"Posted {papers} to {ref} in {report.posted} message(s).")
                 if report.note:
                     out.print(report.note)
             else:
@@ -408,5 +414,5 @@ def main() -> None:
     try:
         cli()
     except Failure as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(Text.assemble(("error:", "red"), f" {exc}"))
         sys.exit(2)

@@ -182,7 +182,7 @@ class CommandHandler:
             return _error("Say what to remove: `unsubscribe <query>`, `unsubscribe #3` or `all`.")
         if rest.lower() == "all":
             chosen = subs
-        elif rest.startswith("#") and rest[1:].isdigit():
+        elif rest.startswith("#") and rest[1:].isascii() and rest[1:].isdigit():
             chosen = [s for s in subs if s.id == int(rest[1:])]
         else:
             try:

@@ -266,16 +266,22 @@ class Pipeline:
             if not channel.active:
                 return DeliveryReport(ref, note="channel inactive")
             ledger = self.stores.deliveries
+            if sync:  # first: pages rebuilt for a retry show their matched terms
+                await self.sync_subscriptions()
             open_pages = await ledger.open_pages(ref) if has_open else []
             report = await self._flush(chat, channel, open_pages)
             now = self.clock()
-            if report.blocked or (
-                slot is not None
-                and (channel.paused or (channel.last_digest_at and channel.last_digest_at >= slot))
-            ):
+            if report.blocked:
                 return report
-            if sync:
-                await self.sync_subscriptions()
+            if channel.paused:
+                return replace(
+                    report, note=report.note or "the channel is paused (`resume` ends it)"
+                )
+            if slot is not None and channel.last_digest_at and channel.last_digest_at >= slot:
+                return report
+            if slot is None and not self.book.channel_subs.get(ref):
+                # Nothing to match: the channel's first digest keeps its window for later.
+                return replace(report, note=report.note or "the channel follows nothing yet")
             end = read_at if matched is not None and read_at is not None else now
             matches = await self.unposted_matches(
                 channel, end, matched, delivered if slot is not None else None

@@ -125,6 +125,11 @@ class Query:
         return _key(self.root)
 
 
+# Typographic quotes (what phones and word processors type) read as the ASCII double quote, one
+# character for one, so error columns still point into the text as typed.
+_QUOTES = str.maketrans(dict.fromkeys("“”„‟«»＂", '"'))
+
+
 def parse(text: str) -> Query:
     """Parse a subscription query, or raise QueryError saying what is wrong and where."""
     if not isinstance(text, str):
@@ -137,7 +142,7 @@ def parse(text: str) -> Query:
             f"query too long: {len(stripped)} characters (at most {MAX_LENGTH})",
             text.index(stripped[0]) + MAX_LENGTH + 1,
         )
-    root = _Parser(_lex(text)).parse()
+    root = _Parser(_lex(text.translate(_QUOTES))).parse()
     if not _has_positive(root):
         raise QueryError(
             "a query needs at least one term to look for: exclusions alone "

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from bot.models import ChannelSettings, Days, Schedule
 
 MAX_ITEMS_LIMIT = 50
+MAX_MIN_UPVOTES = 1_000_000  # above any paper's upvotes, within every database's integers
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
@@ -87,13 +88,15 @@ def parse_settings(text: str, current: ChannelSettings) -> ChannelSettings:
             updated = replace(updated, max_items=n)
         elif key == "min-upvotes":
             n = _int(key, value)
-            if n < 0:
-                raise ScheduleError("min-upvotes cannot be negative")
+            if not 0 <= n <= MAX_MIN_UPVOTES:
+                raise ScheduleError(
+                    f"min-upvotes must be between 0 and {MAX_MIN_UPVOTES:,}, not {n}"
+                )
             updated = replace(updated, min_upvotes=n)
         elif key == "threads":
-            if value.lower() not in ("on", "off"):
+            if value.lower() not in ("on", "off", "true", "false"):
                 raise ScheduleError(f"threads must be on or off, not '{value}'")
-            updated = replace(updated, threads=value.lower() == "on")
+            updated = replace(updated, threads=value.lower() in ("on", "true"))
         else:
             close = difflib.get_close_matches(key, _SETTING_KEYS, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""

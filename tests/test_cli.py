@@ -70,6 +70,13 @@ def test_bad_channel_id_is_one_clear_error():
     assert "invalid channel id 'general': expected platform:workspace:channel" in r.output
 
 
+def test_names_are_printed_as_typed_not_as_markup_or_emoji():
+    r = invoke("digest", "--channel", "console:a:b")
+    assert "Nothing posted to console:a:b" in r.output
+    r = invoke("command", "--channel", "twitter:a:[/]", "list")
+    assert r.exit_code == 2 and "invalid channel id 'twitter:a:[/]'" in r.output
+
+
 def test_bad_command_exits_nonzero_with_message():
     r = invoke("command", "--channel", CH, "subscribe")
     assert r.exit_code == 1 and "Give a query" in r.output

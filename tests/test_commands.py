@@ -192,6 +192,39 @@ async def test_min_upvotes_floor(pipeline, source, chat):
     assert chat.posted_ids() == ["arxiv:2611.00003"]
 
 
+async def test_a_paused_channel_gets_no_digest_even_on_demand(pipeline, source, chat):
+    await poll(pipeline, source)
+    await chat.command(CH, "subscribe diffusion")
+    await chat.command(CH, "pause")
+    reply = await chat.command(CH, "digest")
+    assert reply.text == "Nothing posted: the channel is paused (`resume` ends it)."
+    assert chat.posted_ids() == []
+    await chat.command(CH, "resume")
+    await chat.command(CH, "digest")
+    assert sorted(chat.posted_ids()) == ["arxiv:2611.00001", "arxiv:2611.00003"]
+
+
+async def test_a_digest_before_any_subscription_keeps_the_first_window(pipeline, source, chat):
+    await poll(pipeline, source)
+    reply = await chat.command(CH, "digest")
+    assert reply.text == "Nothing posted: the channel follows nothing yet."
+    await chat.command(CH, "subscribe diffusion")
+    assert len((await chat.command(CH, "preview")).matches) == 2
+    await chat.command(CH, "digest")
+    assert sorted(chat.posted_ids()) == ["arxiv:2611.00001", "arxiv:2611.00003"]
+
+
+async def test_bad_setting_and_subscription_numbers_are_clear_errors(pipeline, chat, stores):
+    await chat.command(CH, "subscribe diffusion")
+    huge = await chat.command(CH, "settings min-upvotes=9223372036854775808")
+    assert huge.error and "min-upvotes must be between 0 and 1,000,000" in huge.text
+    assert (await stores.channels.get(CH)).settings.min_upvotes == 0
+    reply = await chat.command(CH, "unsubscribe #²")
+    assert reply.error and "No subscription `#²` here" in reply.text
+    assert len(await stores.channels.subscriptions(CH)) == 1
+    assert "threads=on" in (await chat.command(CH, "settings threads=true")).text
+
+
 async def test_admins_only_refuses_changes_politely(pipeline, chat, stores):
     reply = await chat.command(CH, "subscribe diffusion", can_manage=False)
     assert reply.error and "only admins can change" in reply.text

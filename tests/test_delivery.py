@@ -103,6 +103,24 @@ async def test_crash_between_claim_and_answer_is_reconciled_after_restart(
     assert len(chat.posts) == 1
 
 
+async def test_a_page_retried_after_a_restart_keeps_its_highlights(stores, source, chat, clock):
+    from bot.commands import CommandHandler
+    from bot.models import Schedule
+
+    first = Pipeline(stores, {"list": source}, {"console": chat}, clock)
+    await chat.start(CommandHandler(first, Schedule()))
+    await setup(first, source, chat)
+    chat.failures = [TransientChatError("HTTP 503")]
+    assert (await first.run_digest(CH)).pending == 7
+
+    clock.advance(hours=1)
+    restarted = Pipeline(stores, {"list": source}, {"console": chat}, clock)  # an empty book
+    assert (await restarted.run_digest(CH)).posted == 1
+    [post] = chat.posts
+    assert len(post.paper_ids) == 7
+    assert all(m.terms == ("diffusion",) for m in post.page.items)
+
+
 async def test_channel_gone_is_marked_inactive_and_not_retried(
     pipeline, source, chat, clock, stores
 ):

@@ -99,6 +99,14 @@ ONLY_EXCLUSIONS = (
     "(like -survey) would match almost every paper"
 )
 
+
+def test_typographic_quotes_make_a_phrase():
+    for typed in ("“diffusion model”", "„diffusion model“", "«diffusion model»"):
+        assert parse(typed).canonical == '"diffusion model"'
+    with pytest.raises(QueryError, match=r"^unbalanced quote at column 7$"):
+        parse("video “diffusion")
+
+
 ERRORS = [
     ("", "empty query: give words to look for, e.g. diffusion", None),
     ("   ", "empty query: give words to look for, e.g. diffusion", None),

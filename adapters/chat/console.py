@@ -60,7 +60,7 @@ class ConsoleChat:
     platform = "console"
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console()
+        self.console = console or Console(emoji=False)  # `:a:` in a title stays text
         self.posted: list[tuple[ChannelRef, Digest, str]] = []
 
     async def start(self, on_command: CommandHandler) -> None:
@@ -81,7 +81,7 @@ class ConsoleChat:
     ) -> str:
         """Print the digest page (a terminal has no threads, and its rendering is plain)."""
         self.console.print(
-            f"\n[bold underline]{escape(page.title)}[/] [dim]→ #{channel.channel}[/]"
+            f"\n[bold underline]{escape(page.title)}[/] [dim]→ #{escape(channel.channel)}[/]"
         )
         start = 1
         for text in render_matches(page.items, start):
