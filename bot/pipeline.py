@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from itertools import takewhile
 
 from bot.digest import build_digest, rank
 from bot.matchbook import MatchBook
@@ -351,7 +352,9 @@ class Pipeline:
                 ref, pending=waiting, note=self.disabled_platforms[ref.platform], blocked=True
             )
         now = self.clock()
-        pages = [p for p in pages if p.due(now)]
+        # In order, up to the first page still waiting for its retry time: the pages after it
+        # wait too, so a digest never arrives out of order ("and N more" before its top items).
+        pages = list(takewhile(lambda p: p.due(now), pages))
         prebuilt = {tuple(m.paper.id for m in d.items): d for d in known}
         for page in pages:
             if page.delivery_id not in claimed:

@@ -63,6 +63,17 @@ async def test_pages_split_and_a_failure_midway_resumes_where_it_stopped(
     assert chat.posts[-1].page.pages == 3
 
 
+async def test_pages_after_a_rate_limited_one_wait_their_turn(pipeline, source, chat, clock):
+    await setup(pipeline, source, chat, page_size=3)
+    chat.failures = [TransientChatError("ratelimited", retry_after=120)]
+    assert (await pipeline.run_digest(CH)).posted == 0
+    clock.advance(seconds=60)
+    assert (await pipeline.flush(CH)).posted == 0  # page 1 is not due: nor are 2 and 3
+    clock.advance(seconds=61)
+    assert (await pipeline.flush(CH)).posted == 3
+    assert [(p.page.page, p.page.pages) for p in chat.posts] == [(1, 3), (2, 3), (3, 3)]
+
+
 async def test_lost_response_is_reconciled_not_reposted(pipeline, source, chat, clock):
     await setup(pipeline, source, chat)
     chat.lose_responses = 1  # the post lands, the answer never comes back

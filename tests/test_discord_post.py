@@ -298,3 +298,14 @@ async def test_a_failed_thread_does_not_fail_the_digest(
     message_id = await chat.post(CHANNEL, one_page(), "delivery-u", threads=True)
     assert [m["id"] for m in standin.messages[CHANNEL_ID]] == [message_id]
     assert standin.threads == {}  # the thread was refused; the digest stands
+
+
+async def test_a_long_rate_limit_on_the_thread_does_not_fail_the_digest(
+    standin: DiscordStandIn, chat: DiscordChat
+) -> None:
+    standin.rate_limit("POST", rf"/channels/{CHANNEL_ID}/messages/\d+/threads", retry_after=64.57)
+    started = time.monotonic()
+    message_id = await chat.post(CHANNEL, one_page(), "delivery-v", threads=True)
+    assert time.monotonic() - started < 5  # reported, not waited out
+    assert [m["id"] for m in standin.messages[CHANNEL_ID]] == [message_id]
+    assert standin.threads == {}

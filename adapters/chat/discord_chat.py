@@ -328,7 +328,12 @@ class DiscordChat:
             target = client.get_partial_messageable(int(thread["id"]))
             for match in page.items:
                 await target.send(content=abstract_message(match), allowed_mentions=NO_MENTIONS)
-        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+        except (
+            discord.HTTPException,
+            discord.RateLimited,  # a wait over MAX_RATELIMIT_WAIT: not an HTTPException
+            aiohttp.ClientError,
+            TimeoutError,
+        ) as exc:
             _log.warning("discord: abstracts for %s not posted in a thread: %s", channel, exc)
 
     async def find_delivery(self, channel: ChannelRef, delivery_id: str) -> str | None:
