@@ -49,7 +49,11 @@ _IRREGULAR = {
 
 @lru_cache(maxsize=4096)
 def fold_char(char: str) -> str:
-    """One character case- and accent-folded; anything but a letter or digit becomes a space."""
+    """One character case- and accent-folded; anything but a letter or digit becomes a space,
+    except invisible format characters (soft hyphen, zero-width space and joiners, BOM), which
+    text pasted from PDFs and web pages carries inside words: they are dropped."""
+    if unicodedata.category(char) == "Cf":
+        return ""
     out = char
     for _ in range(3):  # to a fixed point, so folding folded text changes nothing
         decomposed = unicodedata.normalize("NFKD", out)

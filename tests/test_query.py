@@ -100,6 +100,11 @@ ONLY_EXCLUSIONS = (
 )
 
 
+def test_invisible_characters_pasted_into_a_word_do_not_split_it():
+    assert parse("diff\u200busion").canonical == "diffusion"
+    assert parse("title:diffu\u00adsion").canonical == "title:diffusion"
+
+
 def test_typographic_quotes_make_a_phrase():
     for typed in ("“diffusion model”", "„diffusion model“", "«diffusion model»"):
         assert parse(typed).canonical == '"diffusion model"'

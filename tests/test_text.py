@@ -23,6 +23,7 @@ from bot.text import SEP, fold_text, plural_forms, plural_key, tokenize, tokeniz
         ("GPT-4o and 3D", ["gpt", "4o", "and", "3d"]),
         ("½ ﬁne", ["1", "2", "fine"]),
         ("…—“quoted”", ["quoted"]),
+        ("diffu\u00adsion diff\u200busion\ufeff", ["diffusion", "diffusion"]),  # invisible
         ("", []),
     ],
 )
@@ -92,6 +93,13 @@ def test_spans_survive_folding_that_changes_length() -> None:
     tokens = tokenize(text)
     spans = [text[s:e] for s, e in zip(tokens.starts, tokens.ends, strict=True)]
     assert spans == ["Die", "Straße", "von", "Schro\u0308dinger", "naïve"]
+
+
+def test_a_span_covers_the_invisible_characters_inside_its_word() -> None:
+    text = "Latent diffu\u00adsion models"
+    tokens = tokenize(text)
+    assert tokens.words == ("latent", "diffusion", "models")
+    assert text[tokens.starts[1] : tokens.ends[1]] == "diffu\u00adsion"
 
 
 def test_authors_are_read_apart_so_no_phrase_runs_across_two() -> None:
