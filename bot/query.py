@@ -268,6 +268,13 @@ def _lex_word(word: str, column: int) -> list[_Token]:
     tokens = [_Token("field", name, column)]
     if rest.startswith("-"):
         raise QueryError(f"put '-' before the field to exclude, e.g. -{name}:{rest[1:]}", column)
+    inner = _FIELD_PREFIX.match(rest)
+    if inner and _ALIASES.get(inner.group(1).lower(), inner.group(1).lower()) in FIELDS:
+        raise QueryError(
+            f"a field cannot hold another field: '{word}' (give each its own term, e.g. "
+            "title:diffusion cat:cs.CV)",
+            column + prefix.end(),
+        )
     if rest:
         tokens.append(_Token("word", rest, column + prefix.end()))
     return tokens

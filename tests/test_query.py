@@ -113,6 +113,12 @@ def test_typographic_quotes_make_a_phrase():
 
 
 ERRORS = [
+    (
+        "video title:upvotes:>=5",
+        "a field cannot hold another field: 'title:upvotes:>=5' (give each its own term, "
+        "e.g. title:diffusion cat:cs.CV)",
+        13,
+    ),
     ("", "empty query: give words to look for, e.g. diffusion", None),
     ("   ", "empty query: give words to look for, e.g. diffusion", None),
     ('diffusion "video', "unbalanced quote", 11),
