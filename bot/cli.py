@@ -179,9 +179,11 @@ def digest(
                     return
                 await app.console.post(ref, preview, "dry-run")
                 return
-            await app.stores.channels.ensure(
-                ref, app.handler.default_schedule, app.pipeline.clock()
-            )
+            if await app.stores.channels.get(ref) is None:  # a typo must not make a channel
+                raise Failure(
+                    f"no channel {ref}: `paperbot status` lists them, and a channel starts with "
+                    f'`paperbot command --channel {ref} "subscribe <query>"`'
+                )
             try:
                 report = await app.pipeline.run_digest(ref)
             except Exception as exc:

@@ -22,13 +22,17 @@ class ScheduleError(ValueError):
 
 @lru_cache(maxsize=1)
 def _zones() -> tuple[str, ...]:
-    return tuple(sorted(available_timezones()))
+    # Not zones a person means: the server's own setting, and the tz database's placeholders.
+    odd = {"localtime", "Factory", "posixrules"}
+    return tuple(sorted(available_timezones() - odd))
 
 
 def zone(name: str) -> ZoneInfo:
     """The IANA time zone `name`, or ScheduleError suggesting the closest one."""
     try:
-        if (name and "/" in name) or name.upper() == "UTC" or name in _zones():
+        if (name and "/" in name and not name.startswith(("posix", "right"))) or (
+            name.upper() == "UTC" or name in _zones()
+        ):
             return ZoneInfo("UTC" if name.upper() == "UTC" else name)
     except (ZoneInfoNotFoundError, ValueError):
         pass
@@ -64,7 +68,16 @@ def parse_schedule(text: str, current: Schedule) -> Schedule:
         if word.lower() in ("daily", "weekdays"):
             days = Days(word.lower())
         else:
-            tz = zone(word).key
+            try:
+                tz = zone(word).key
+            except ScheduleError:
+                if "/" not in word and difflib.get_close_matches(
+                    word.lower(), ("daily", "weekdays", "weekends", "weekly"), n=1, cutoff=0.6
+                ):
+                    raise ScheduleError(
+                        f"'{word}' is not a choice of days: digests go out daily or on weekdays"
+                    ) from None
+                raise
     if len(words) > 3:
         raise ScheduleError("Too many words: `schedule <HH:MM> [time zone] [daily|weekdays]`.")
     return Schedule(at=at, timezone=tz, days=days)

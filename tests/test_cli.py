@@ -71,10 +71,18 @@ def test_bad_channel_id_is_one_clear_error():
 
 
 def test_names_are_printed_as_typed_not_as_markup_or_emoji():
+    invoke("command", "--channel", "console:a:b", "subscribe video")
     r = invoke("digest", "--channel", "console:a:b")
     assert "Nothing posted to console:a:b" in r.output
     r = invoke("command", "--channel", "twitter:a:[/]", "list")
     assert r.exit_code == 2 and "invalid channel id 'twitter:a:[/]'" in r.output
+
+
+def test_a_digest_for_a_mistyped_channel_creates_nothing():
+    invoke("command", "--channel", CH, "subscribe diffusion")
+    r = invoke("digest", "--channel", "console:local:genral")
+    assert r.exit_code == 2 and "no channel console:local:genral" in r.output
+    assert "genral" not in invoke("status").output
 
 
 def test_bad_command_exits_nonzero_with_message():

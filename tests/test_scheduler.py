@@ -63,6 +63,11 @@ def test_parse_schedule_errors_say_what_to_type():
     assert parse_schedule("7:05 europe/paris", Schedule()).describe() == "07:05 Europe/Paris daily"
     assert parse_schedule("off", Schedule()).days is Days.OFF
     assert parse_schedule("10:00", Schedule(days=Days.OFF)).days is Days.DAILY
+    for server_setting in ("localtime", "Factory", "posixrules", "posix/Europe/Berlin"):
+        with pytest.raises(ScheduleError, match=f"unknown time zone '{server_setting}'"):
+            parse_schedule(f"07:15 {server_setting}", Schedule())
+    with pytest.raises(ScheduleError, match="'weekends' is not a choice of days"):
+        parse_schedule("21:30 UTC weekends", Schedule())
 
 
 def test_missed_slots_coalesce_into_one_owed_digest():
