@@ -178,6 +178,7 @@ def digest(
                     out.print("Nothing to post: no new paper matches this channel.")
                     return
                 await app.console.post(ref, preview, "dry-run")
+                out.print("Dry run: nothing was posted or marked as posted.")
                 return
             if await app.stores.channels.get(ref) is None:  # a typo must not make a channel
                 raise Failure(

@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 # Commands that change a channel's subscriptions, schedule or settings: with
 # PAPERBOT_ADMINS_ONLY=true only admins may run them (each adapter decides who is one).
 MANAGE_COMMANDS = frozenset({"subscribe", "unsubscribe", "schedule", "settings", "pause", "resume"})
+NO_ARGUMENTS = frozenset({"list", "digest", "preview", "trending", "pause", "resume"})
+LISTED = 10  # subscriptions named in an error before "and N more"
 SUBSCRIBE_PREVIEW_DAYS = 7
 SEARCH_DAYS = 30
 SEARCH_LIMIT = 10
@@ -73,7 +75,12 @@ def _error(text: str) -> Reply:
 
 
 def _query_error(exc: QueryError, query: str) -> Reply:
-    return _error(f"Could not read the query `{query}`: {exc}")
+    return _error(f"Could not read the query `{_shown(query)}`: {exc}")
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """What the user typed, cut short for an error message (a query may be pages long)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def describe_channel(channel: Channel) -> str:
@@ -111,6 +118,8 @@ class CommandHandler:
         handler = getattr(self, f"_cmd_{name.replace('-', '_')}", None)
         if handler is None:
             return _error(f"Unknown command `{name}`. Try `help` for the list of commands.")
+        if rest and name in NO_ARGUMENTS:
+            return _error(f"`{name}` takes nothing after it (got `{_shown(rest)}`): type `{name}`.")
         if name in MANAGE_COMMANDS and not command.can_manage:
             return _error(
                 "Sorry, only admins can change this channel's subscriptions, schedule or "
@@ -180,6 +189,8 @@ class CommandHandler:
         subs = await self.stores.channels.subscriptions(command.channel)
         if not rest:
             return _error("Say what to remove: `unsubscribe <query>`, `unsubscribe #3` or `all`.")
+        if not subs:
+            return _error("This channel follows nothing, so there is nothing to unsubscribe from.")
         if rest.lower() == "all":
             chosen = subs
         elif rest.startswith("#") and rest[1:].isascii() and rest[1:].isdigit():
@@ -192,8 +203,10 @@ class CommandHandler:
             # As listed, else a form that matches the same papers (`models` for `model`).
             chosen = [s for s in subs if s.canonical == query.canonical] or _same_query(subs, query)
         if not chosen:
-            listed = ", ".join(f"#{s.id} `{s.canonical}`" for s in subs) or "none"
-            return _error(f"No subscription `{rest}` here. This channel follows: {listed}.")
+            listed = ", ".join(f"#{s.id} `{s.canonical}`" for s in subs[:LISTED])
+            if len(subs) > LISTED:
+                listed += f" and {len(subs) - LISTED} more (`list` shows them all)"
+            return _error(f"No subscription `{_shown(rest)}` here. This channel follows: {listed}.")
         await self.stores.channels.unsubscribe(command.channel, [s.id for s in chosen])
         for sub in chosen:
             self.pipeline.book.remove(sub.id)

@@ -225,6 +225,22 @@ async def test_bad_setting_and_subscription_numbers_are_clear_errors(pipeline, c
     assert "threads=on" in (await chat.command(CH, "settings threads=true")).text
 
 
+async def test_error_messages_stay_short_and_extra_words_are_refused(pipeline, chat, stores):
+    for n in range(15):
+        await chat.command(CH, f"subscribe topic{n}")
+    reply = await chat.command(CH, "unsubscribe " + "nothing " * 500)
+    assert reply.error and len(reply.text) < 600
+    assert "nothing nothing" in reply.text and "…" in reply.text
+    reply = await chat.command(CH, "unsubscribe elsewhere")
+    assert reply.error and reply.text.endswith("and 5 more (`list` shows them all).")
+    reply = await chat.command(CH, "pause now")
+    assert reply.error and "`pause` takes nothing after it (got `now`)" in reply.text
+    assert not (await stores.channels.get(CH)).paused
+    await chat.command(CH, "unsubscribe all")
+    reply = await chat.command(CH, "unsubscribe all")
+    assert reply.text == "This channel follows nothing, so there is nothing to unsubscribe from."
+
+
 async def test_admins_only_refuses_changes_politely(pipeline, chat, stores):
     reply = await chat.command(CH, "subscribe diffusion", can_manage=False)
     assert reply.error and "only admins can change" in reply.text
