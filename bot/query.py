@@ -178,11 +178,16 @@ def _key(node: Node) -> str:
             )
         return canonical(node)
     if isinstance(node, Upvotes):
+        # On whole numbers `>9` is `>=10` and `<10` is `<=9`.
+        if node.op in (">", "<"):
+            step = 1 if node.op == ">" else -1
+            node = Upvotes(node.op + "=", node.value + step)
         return canonical(node)
     if isinstance(node, Not):
         return f"-({_key(node.item)})"
     joiner = " " if isinstance(node, And) else " OR "
-    return "(" + joiner.join(sorted(map(_key, node.items))) + ")"
+    items = sorted(set(map(_key, node.items)))  # `a a` and `a OR a` are `a`
+    return items[0] if len(items) == 1 else "(" + joiner.join(items) + ")"
 
 
 def _term_value(term: Term) -> str:

@@ -88,6 +88,12 @@ def test_the_same_query_typed_differently_is_equal() -> None:
         ("diffus*", "diffusion", False),
         ("title:model", "model", False),
         ("upvotes:>=5 x", "upvotes:>5 x", False),
+        ("upvotes:>=6 x", "upvotes:>5 x", True),  # whole numbers
+        ("upvotes:<=4 x", "upvotes:<5 x", True),
+        ("diffusion diffusion", "diffusion", True),
+        ("diffusion OR diffusions", "diffusion", True),
+        ("(a b) OR (b a)", "a b", True),
+        ("a OR b", "a b", False),
     ],
 )
 def test_queries_matching_the_same_papers_share_a_key(one: str, other: str, same: bool) -> None:
