@@ -36,7 +36,8 @@ cli.add_typer(db_cli, name="db")
 
 # Paper titles, channel ids and error messages are printed as they are: no Rich markup or
 # emoji codes read in them (a `[/]` would raise, `:a:` would become an emoji).
-out = Console(markup=False, emoji=False)
+# Piped or redirected, tables get room to be read (a terminal sets its own width).
+out = Console(markup=False, emoji=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, markup=False, emoji=False)
 T = TypeVar("T")
 
@@ -296,6 +297,7 @@ async def _status(app: App) -> None:
         "next poll",
         title="Sources",
     )
+    _fold(table)
     states = {st.name: st for st in await app.stores.sources.all()}
     for name in sorted(set(states) | set(configured)):
         st = states.get(name) or SourceState(name=name)
@@ -331,6 +333,7 @@ async def _status(app: App) -> None:
         "set aside",
         title="Channels",
     )
+    _fold(table)
     for ch in await app.stores.channels.all():
         subs = await app.stores.channels.subscriptions(ch.ref)
         c = counts.get(str(ch.ref), {})
@@ -419,3 +422,9 @@ def main() -> None:
     except Failure as exc:
         err.print(Text.assemble(("error:", "red"), f" {exc}"))
         sys.exit(2)
+
+
+def _fold(table: Table) -> None:
+    """Long values wrap onto more lines instead of being cut (`conso…` says nothing)."""
+    for column in table.columns:
+        column.overflow = "fold"
