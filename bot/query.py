@@ -394,9 +394,11 @@ class _Parser:
                 f"put '-' before the field to exclude, e.g. -{name.value}:survey", value.column
             )
         if value.kind not in ("word", "phrase"):
-            example = "cat:cs.CV" if name.value == "cat" else f"{name.value}:diffusion"
+            example = {"cat": "cat:cs.CV", "author": 'author:"Jane Doe"'}.get(
+                name.value, f"{name.value}:diffusion"
+            )
             raise QueryError(
-                f"{name.value}: needs a word, a phrase or a group after it, e.g. {example}",
+                f"{name.value}: needs a word, a phrase or a group after it (e.g. {example})",
                 name.column,
             )
         return self.term(name.value, self.take())
