@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -18,12 +19,15 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.app import App, open_app
+from bot.commands import command_name
 from bot.models import ChannelRef, Command, InvalidChannelId, Match
 from bot.query import QueryError, parse
 from bot.runner import RunError
 from bot.stores import SourceState
 from config.settings import Settings, SettingsError, load_settings
 from storage import DatabaseError
+from storage.db import sqlite_path
+from storage.locks import AlreadyRunning, ProcessFileLock
 
 cli = typer.Typer(
     help="paperbot: new research papers, matched to your subscriptions, in your team chat.",
@@ -77,6 +81,28 @@ def _run(main: Callable[[], Awaitable[T]]) -> T:
     except (Failure, DatabaseError, InvalidChannelId, RunError) as exc:
         err.print(Text.assemble(("error:", "red"), f" {exc}"), highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+
+
+@contextlib.contextmanager
+def _sole_poster(settings: Settings) -> Iterator[None]:
+    """On SQLite, the lock `paperbot run` holds while it runs: a command that posts takes it
+    too, so the two never post to a channel at once (PostgreSQL has per-channel locks)."""
+    path = sqlite_path(settings.database_url)
+    if path is None:
+        yield
+        return
+    lock = ProcessFileLock(path)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        raise Failure(
+            f"paperbot run (pid {exc.holder}) is posting from {path}: ask it for a digest in "
+            "the chat (`/papers digest`), or stop it first"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _channel(text: str) -> ChannelRef:
@@ -172,35 +198,41 @@ def digest(
 
     async def main() -> None:
         ref = _channel(channel)
-        async with open_app(_settings()) as app:
-            if dry_run:
-                preview = await app.pipeline.preview(ref)
-                if preview.empty:
-                    out.print("Nothing to post: no new paper matches this channel.")
-                    return
-                await app.console.post(ref, preview, "dry-run")
-                out.print("Dry run: nothing was posted or marked as posted.")
-                return
-            if await app.stores.channels.get(ref) is None:  # a typo must not make a channel
-                raise Failure(
-                    f"no channel {ref}: `paperbot status` lists them, and a channel starts with "
-                    f'`paperbot command --channel {ref} "subscribe <query>"`'
-                )
-            try:
-                report = await app.pipeline.run_digest(ref)
-            except Exception as exc:
-                raise Failure(str(exc)) from None
-            if report.posted:
-                papers = f"{report.papers} paper" + ("" if report.papers == 1 else "s")
-                out.print(f"Posted {papers} to {ref} in {report.posted} message(s).")
-                if report.note:
-                    out.print(report.note)
-            else:
-                out.print(f"Nothing posted to {ref}" + (f": {report.note}" if report.note else "."))
-            if report.pending:
-                out.print(f"{report.pending} papers are pending and will be retried.")
+        settings = _settings()
+        with contextlib.nullcontext() if dry_run else _sole_poster(settings):
+            await _digest(settings, ref, dry_run=dry_run)
 
     _run(main)
+
+
+async def _digest(settings: Settings, ref: ChannelRef, *, dry_run: bool) -> None:
+    async with open_app(settings) as app:
+        if dry_run:
+            preview = await app.pipeline.preview(ref)
+            if preview.empty:
+                out.print("Nothing to post: no new paper matches this channel.")
+                return
+            await app.console.post(ref, preview, "dry-run")
+            out.print("Dry run: nothing was posted or marked as posted.")
+            return
+        if await app.stores.channels.get(ref) is None:  # a typo must not make a channel
+            raise Failure(
+                f"no channel {ref}: `paperbot status` lists them, and a channel starts with "
+                f'`paperbot command --channel {ref} "subscribe <query>"`'
+            )
+        try:
+            report = await app.pipeline.run_digest(ref)
+        except Exception as exc:
+            raise Failure(str(exc)) from None
+        if report.posted:
+            papers = f"{report.papers} paper" + ("" if report.papers == 1 else "s")
+            out.print(f"Posted {papers} to {ref} in {report.posted} message(s).")
+            if report.note:
+                out.print(report.note)
+        else:
+            out.print(f"Nothing posted to {ref}" + (f": {report.note}" if report.note else "."))
+        if report.pending:
+            out.print(f"{report.pending} papers are pending and will be retried.")
 
 
 @cli.command()
@@ -212,8 +244,11 @@ def command(
 
     async def main() -> bool:
         ref = _channel(channel)
-        async with open_app(_settings()) as app:
-            return await _command(app, ref, text)
+        settings = _settings()
+        posts = command_name(text) == "digest"
+        with _sole_poster(settings) if posts else contextlib.nullcontext():
+            async with open_app(settings) as app:
+                return await _command(app, ref, text)
 
     if not _run(main):
         raise typer.Exit(1)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.stores import ChannelLocks, DuplicateSubscription, Stores
+from bot.stores import DuplicateSubscription, Stores
 from storage.channels import ChannelRepository
-from storage.db import DatabaseError, is_sqlite, open_database, ping, sqlite_path
+from storage.db import DatabaseError, is_sqlite, open_database, ping
 from storage.deliveries import DeliveryRepository
-from storage.locks import AdvisoryLocks, FileLocks, ProcessLocks
+from storage.locks import AdvisoryLocks, ProcessLocks
 from storage.papers import PaperRepository
 from storage.sources import SourceStateRepository
 
@@ -22,13 +22,5 @@ def build_stores(engine: AsyncEngine) -> Stores:
         channels=ChannelRepository(engine),
         deliveries=DeliveryRepository(engine),
         sources=SourceStateRepository(engine),
-        locks=_locks(engine),
+        locks=ProcessLocks() if is_sqlite(engine) else AdvisoryLocks(engine),
     )
-
-
-def _locks(engine: AsyncEngine) -> ChannelLocks:
-    """Channel locks that hold wherever another process can reach the same database."""
-    if not is_sqlite(engine):
-        return AdvisoryLocks(engine)
-    path = sqlite_path(engine.url.render_as_string(hide_password=False))
-    return FileLocks(path) if path is not None else ProcessLocks()

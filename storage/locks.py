@@ -1,4 +1,4 @@
-"""Per-channel locks: PostgreSQL advisory locks across replicas, file locks beside SQLite."""
+"""Per-channel locks: PostgreSQL advisory locks across replicas, or one process on SQLite."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ class AdvisoryLocks:
 
 
 class ProcessLocks:
-    """Locks among the tasks of one process (an in-memory SQLite database)."""
+    """In-process locks for SQLite, where one process is the documented mode."""
 
     def __init__(self) -> None:
         self._locks: dict[ChannelRef, asyncio.Lock] = {}
@@ -64,39 +64,12 @@ class ProcessLocks:
             yield True
 
 
-class FileLocks:
-    """Per-channel locks for SQLite that hold across processes: the bot, and a `paperbot digest`
-    or `paperbot command` run beside it. An flock on one file per channel in a folder beside
-    the database, released by the OS if its holder dies; tasks of one process meet an
-    asyncio.Lock first."""
-
-    def __init__(self, db_path: Path) -> None:
-        self.folder = db_path.with_name(db_path.name + ".channels")
-        self._tasks = ProcessLocks()
-
-    @asynccontextmanager
-    async def hold(self, ref: ChannelRef) -> AsyncIterator[bool]:
-        """Yield whether this process now holds the channel's lock (False if another does)."""
-        async with self._tasks.hold(ref) as got:
-            if not got:
-                yield False
-                return
-            self.folder.mkdir(parents=True, exist_ok=True)
-            name = f"{_key(ref) & 0xFFFF_FFFF_FFFF_FFFF:016x}.lock"
-            fd = os.open(self.folder / name, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    yield False
-                    return
-                yield True  # closing the file below releases the lock
-            finally:
-                os.close(fd)
-
-
 class AlreadyRunning(Exception):
-    """Another paperbot process holds the SQLite database."""
+    """Another paperbot process holds the SQLite database (`holder`: its pid, or "?")."""
+
+    def __init__(self, message: str, holder: str) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class ProcessFileLock:
@@ -118,7 +91,8 @@ class ProcessFileLock:
             handle.close()
             raise AlreadyRunning(
                 f"another paperbot (pid {holder}) is already running on {self.path.with_suffix('')}; "
-                "SQLite supports one process: stop it, or use PostgreSQL for several replicas"
+                "SQLite supports one process: stop it, or use PostgreSQL for several replicas",
+                holder,
             ) from None
         handle.seek(0)
         handle.truncate()

@@ -85,6 +85,25 @@ def test_a_digest_for_a_mistyped_channel_creates_nothing():
     assert "genral" not in invoke("status").output
 
 
+def test_while_the_bot_runs_on_sqlite_the_cli_does_not_post(tmp_path):
+    from storage.locks import ProcessFileLock
+
+    invoke("command", "--channel", CH, "subscribe diffusion")
+    invoke("poll")
+    bot = ProcessFileLock(tmp_path / "cli.db")  # what `paperbot run` holds while it runs
+    bot.acquire()
+    try:
+        for args in (("digest", "--channel", CH), ("command", "--channel", CH, "digest")):
+            r = invoke(*args)
+            assert r.exit_code == 2, r.output
+            assert "is posting from" in r.output and "/papers digest" in r.output
+        assert invoke("command", "--channel", CH, "list").exit_code == 0  # reading is fine
+        assert "1. " in invoke("digest", "--channel", CH, "--dry-run").output
+    finally:
+        bot.release()
+    assert "Posted 10 papers" in invoke("digest", "--channel", CH).output
+
+
 def test_bad_command_exits_nonzero_with_message():
     r = invoke("command", "--channel", CH, "subscribe")
     assert r.exit_code == 1 and "Give a query" in r.output

@@ -130,27 +130,3 @@ async def test_inactive_channel_keeps_reason_until_resumed(stores, clock):
     assert await stores.channels.inactive_reason(CH) == "is_archived"
     await stores.channels.save(channel)  # active again
     assert await stores.channels.inactive_reason(CH) is None
-
-
-async def test_a_channel_lock_on_sqlite_holds_across_processes(tmp_path):
-    from storage import build_stores
-    from storage.db import open_database
-
-    url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-    bot, cli = await open_database(url), await open_database(url)  # two processes' engines
-    try:
-        ref, other = ChannelRef.parse("slack:T1:C1"), ChannelRef.parse("slack:T1:C2")
-        bot_locks, cli_locks = build_stores(bot).locks, build_stores(cli).locks
-        async with bot_locks.hold(ref) as got:
-            assert got
-            async with cli_locks.hold(ref) as second:
-                assert not second  # `paperbot digest` while the bot posts: it stands aside
-            async with cli_locks.hold(other) as elsewhere:
-                assert elsewhere
-            async with bot_locks.hold(ref) as again:
-                assert not again  # and within one process, as before
-        async with cli_locks.hold(ref) as after:
-            assert after
-    finally:
-        await bot.dispose()
-        await cli.dispose()
