@@ -88,6 +88,25 @@ async def test_a_poll_reads_today_and_yesterday_and_keeps_their_validators() -> 
     assert not again.not_modified
 
 
+async def test_after_downtime_the_missed_days_are_read_too() -> None:
+    web = FakeWeb(FakeTime(datetime(2026, 3, 6, 12, 0, tzinfo=UTC)))
+    for day in range(1, 7):
+        web.on(f"{BASE}/daily_papers?date=2026-03-0{day}", ok(b"[]", "application/json"))
+    hf = source(web)
+    await hf.fetch(datetime(2026, 3, 2, 9, 0, tzinfo=UTC), {})  # the last success, 4 days ago
+    assert [u.rsplit("=", 1)[1] for u in web.urls()] == [
+        "2026-03-06",
+        "2026-03-05",
+        "2026-03-04",
+        "2026-03-03",
+        "2026-03-02",
+    ]
+    web.hits.clear()
+    await hf.fetch(datetime(2026, 1, 1, tzinfo=UTC), {})  # weeks ago: the last 7 days only
+    await hf.aclose()
+    assert len(web.urls()) == 7
+
+
 async def test_not_modified_when_every_list_answers_304() -> None:
     web = FakeWeb(FakeTime())
     for url in (TODAY, YESTERDAY):

@@ -48,6 +48,11 @@ def test_a_bare_number_in_a_guid_is_not_taken_for_an_arxiv_id() -> None:
     )
 
 
+def test_an_arxiv_doi_is_the_arxiv_paper() -> None:
+    for doi in ("10.48550/arXiv.2406.12345", "https://doi.org/10.48550/arxiv.2406.12345v2"):
+        assert canonical_id(doi=doi, link="https://journal.example/a/1") == "arxiv:2406.12345"
+
+
 def test_canonical_id_prefers_arxiv_then_doi_then_guid_or_link() -> None:
     assert (
         canonical_id(doi="10.1/x", guid="oai:arXiv.org:2406.12345v1", link="https://x.org/1")

@@ -24,6 +24,7 @@ from bot.ports import Clock, FetchResult, SourceError, utcnow
 
 NAME = "huggingface"
 DEFAULT_URL = "https://huggingface.co/api"
+CATCH_UP_DAYS = 7  # after downtime, the lists of at most this many days back are read
 _PAGE_NAME = re.compile(r"^[\w.\-]{1,100}$")
 _ENTRY_ERRORS = (BadEntry, TypeError, ValueError, AttributeError, KeyError)
 
@@ -134,10 +135,14 @@ class HuggingFaceSource:
         return f"{self._base}/daily_papers?date={day.isoformat()}"
 
     async def fetch(self, since: datetime | None, cursor: Mapping[str, str]) -> FetchResult:
-        """Today's and yesterday's lists; `since` is not used (the lists are small and change)."""
+        """Today's and yesterday's lists (they are small and change), and after downtime every
+        day's back to the last poll that succeeded (at most CATCH_UP_DAYS)."""
         today = self._clock().date()
+        days = self._days
+        if since is not None:  # the day of the last success too: its list grew after it
+            days = max(days, min((today - since.date()).days + 1, CATCH_UP_DAYS))
         poll = Poll(NAME, self._http, cursor)
-        for back in range(self._days):
+        for back in range(days):
             await poll.get(self.day_url(today - timedelta(days=back)), _parse)
         return poll.result()
 

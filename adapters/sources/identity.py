@@ -92,7 +92,12 @@ def canonical_id(
     `scope` (the feed URL) qualifies a GUID that is not globally unique (no URI scheme), so that
     two feeds numbering their items 1, 2, 3 do not collide.
     """
-    found = arxiv_id(arxiv) or arxiv_id(guid, bare=False) or arxiv_id(link, bare=False)
+    found = (
+        arxiv_id(arxiv)
+        or arxiv_id(doi, bare=False)  # arXiv's own DOIs: 10.48550/arXiv.2406.12345
+        or arxiv_id(guid, bare=False)
+        or arxiv_id(link, bare=False)
+    )
     if found:
         return f"arxiv:{found}"
     if doi_found := normalize_doi(doi) or normalize_doi(link) or normalize_doi(guid):
