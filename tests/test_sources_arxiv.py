@@ -282,3 +282,62 @@ def test_the_real_api_sample_reads_fully() -> None:
     first = page.parsed.papers[0]
     assert first.id == "arxiv:2503.05378"
     assert first.published == datetime(2025, 3, 7, 12, 39, 59, tzinfo=UTC)
+
+
+def api_page(papers: list[tuple[str, datetime]], total: int) -> bytes:
+    """An API page shaped as arXiv answers (as in the recorded pages), with these papers."""
+    entries = "".join(
+        f"""<entry><id>http://arxiv.org/abs/{pid}v1</id><title>Paper {pid}</title>
+        <updated>{at:%Y-%m-%dT%H:%M:%SZ}</updated><summary>About {pid}.</summary>
+        <link href="https://arxiv.org/abs/{pid}v1" rel="alternate" type="text/html"/>
+        <category term="cs.CV" scheme="http://arxiv.org/schemas/atom"/>
+        <published>{at:%Y-%m-%dT%H:%M:%SZ}</published><arxiv:primary_category term="cs.CV"/>
+        <author><name>A. Author</name></author></entry>"""
+        for pid, at in papers
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom" '
+        'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" '
+        'xmlns:arxiv="http://arxiv.org/schemas/atom"><id>https://arxiv.org/api/x</id>'
+        f"<opensearch:totalResults>{total}</opensearch:totalResults>{entries}</feed>"
+    ).encode()
+
+
+# Seven submissions, newest first, an hour apart; the last poll's newest was the day before.
+BACKLOG = [(f"2503.0000{n}", datetime(2025, 3, 7, 12 - n, tzinfo=UTC)) for n in range(1, 8)]
+OLD_MARK = datetime(2025, 3, 6, tzinfo=UTC)
+
+
+async def test_a_backlog_over_the_page_cap_is_read_by_the_next_polls() -> None:
+    web = FakeWeb(FakeTime(datetime(2025, 3, 8, tzinfo=UTC)))
+    arxiv = source(web, mode="api", page_size=2, max_pages=2)
+    for start in (0, 2):
+        web.on(page_url(start, 2), ok(api_page(BACKLOG[start : start + 2], 7)))
+    # What the API answers for the stretch a capped poll left, as it narrows.
+    for oldest_read in (3, 4, 5):
+        low = OLD_MARK
+        high = BACKLOG[oldest_read][1]
+        rest = BACKLOG[oldest_read:]
+        web.on(arxiv.api_url(0, (low, high)), ok(api_page(rest[:2], len(rest))))
+
+    seen: set[str] = set()
+    cursor = {NEWEST_KEY: OLD_MARK.isoformat()}
+    for _ in range(4):
+        result = await arxiv.fetch(None, cursor)
+        seen |= {p.id for p in result.papers}
+        cursor = result.cursor
+    await arxiv.aclose()
+    assert seen == {f"arxiv:{pid}" for pid, _ in BACKLOG}  # every one, though 2 pages a poll
+    assert cursor == {NEWEST_KEY: BACKLOG[0][1].isoformat()}  # nothing left to read
+    assert "submittedDate:[202503060000+TO+202503070800]" in web.urls()[3]
+
+
+async def test_a_short_page_before_the_total_is_not_the_end() -> None:
+    web = FakeWeb(FakeTime(datetime(2025, 3, 8, tzinfo=UTC)))
+    web.on(page_url(0, 2), ok(api_page(BACKLOG[:2], 7)))
+    web.on(page_url(2, 2), ok(api_page([], 7)))  # arXiv's API answers an empty page at times
+    result = await source(web, mode="api", page_size=2).fetch(
+        None, {NEWEST_KEY: OLD_MARK.isoformat()}
+    )
+    assert len(result.papers) == 2
+    assert result.cursor[NEWEST_KEY] == OLD_MARK.isoformat()  # the next poll reads it again

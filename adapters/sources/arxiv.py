@@ -7,7 +7,8 @@ Every request to arXiv (RSS and API alike) goes through one gate: one at a time,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from adapters.sources.arxiv_parse import NAME, ApiPage, parse_api_feed, parse_rss_listing
@@ -25,6 +26,8 @@ DEFAULT_RSS_URL = "https://rss.arxiv.org/rss"
 # to it. Papers reach the API when announced, a day or more after submission, so a poll time
 # (`since`) would be the wrong mark.
 NEWEST_KEY = "arxiv:api-newest"
+# Submissions between two times that a poll stopped short of (its page cap), read by the next.
+GAP_KEY = "arxiv:api-gap"
 # Without a mark, how far back the API is read.
 DEFAULT_WINDOW = timedelta(days=3)
 LOOKUP_BATCH = 100
@@ -75,9 +78,13 @@ class ArxivSource:
         """The combined listing of every category."""
         return f"{self._rss}/{'+'.join(self.categories)}"
 
-    def api_url(self, start: int) -> str:
-        """One page of the newest submissions in the categories."""
+    def api_url(self, start: int, between: tuple[datetime, datetime] | None = None) -> str:
+        """One page of the newest submissions in the categories (submitted `between` two times,
+        inclusive, when given)."""
         query = "+OR+".join(f"cat:{quote(c, safe='.-')}" for c in self.categories)
+        if between is not None:
+            low, high = (t.astimezone(UTC).strftime("%Y%m%d%H%M") for t in between)
+            query = f"%28{query}%29+AND+submittedDate:[{low}+TO+{high}]"
         return (
             f"{self._api}?search_query={query}&sortBy=submittedDate&sortOrder=descending"
             f"&start={start}&max_results={self._page_size}"
@@ -95,16 +102,48 @@ class ArxivSource:
     async def _page_api(
         self, poll: Poll, since: datetime | None, cursor: Mapping[str, str]
     ) -> None:
+        """Newest first, back to the last poll's newest submission. When the page cap stops a
+        poll short of it (a backlog after downtime), the mark still moves to the newest, and
+        the stretch not yet read is kept in the cursor and read by the next polls, oldest gap
+        first in what pages remain."""
         mark = _read_mark(cursor.get(NEWEST_KEY))
+        gap = _read_gap(cursor.get(GAP_KEY))
         if mark is not None:
             stop = mark
         elif since is not None:
             stop = since - DEFAULT_WINDOW
         else:
             stop = self._clock() - DEFAULT_WINDOW
-        newest = mark
-        complete = False
-        for page in range(self._max_pages):
+        budget = self._max_pages
+        top = await self._read_back(poll, stop, None, budget)
+        budget -= top.pages
+        if top.state == "failed":  # the next poll pages back over the same stretch again
+            _keep(poll.cursor, mark, gap)
+            return
+        mark = top.newest or mark
+        if top.state == "capped":  # the part from `stop` to what was read waits its turn
+            low = min(stop, gap[0]) if gap else stop
+            gap = (low, top.oldest or stop)
+        elif gap and budget > 0:
+            rest = await self._read_back(poll, gap[0], gap, budget)
+            if rest.state == "complete":
+                gap = None
+            elif rest.state == "capped" and rest.oldest is not None:
+                gap = (gap[0], rest.oldest)
+        _keep(poll.cursor, mark, gap)
+
+    async def _read_back(
+        self,
+        poll: Poll,
+        stop: datetime,
+        between: tuple[datetime, datetime] | None,
+        budget: int,
+    ) -> _ReadBack:
+        """Pages of the newest submissions (or of those `between` two times), until one older
+        than `stop`, the end of the results, or `budget` pages."""
+        newest: datetime | None = None
+        oldest: datetime | None = None
+        for page in range(budget):
             start = page * self._page_size
             pages: list[ApiPage] = []
 
@@ -112,27 +151,30 @@ class ArxivSource:
                 pages.append(parse_api_feed(fetched.content))
                 return _since(pages[-1].parsed, stop)
 
-            outcome = await poll.get(self.api_url(start), parse, gate=ARXIV_GATE)
-            if outcome.failed or not pages:
-                # Failed, or 304: stop here; on failure the mark stays for the next poll.
-                complete = not outcome.failed
-                break
+            outcome = await poll.get(self.api_url(start, between), parse, gate=ARXIV_GATE)
+            if outcome.failed:
+                return _ReadBack("failed", page + 1, newest, oldest)
+            if not pages:  # 304: nothing new
+                return _ReadBack("complete", page + 1, newest, oldest)
             got = pages[0]
             for paper in got.parsed.papers:
-                if paper.published and (newest is None or paper.published > newest):
-                    newest = paper.published
+                if paper.published:
+                    newest = max(newest or paper.published, paper.published)
+                    oldest = min(oldest or paper.published, paper.published)
             if not got.parsed.complete:
-                break
-            reached_end = got.entries < self._page_size or (
-                got.total is not None and start + got.entries >= got.total
-            )
-            if reached_end or (got.oldest is not None and got.oldest < stop):
-                complete = True
-                break
-        if complete and newest is not None:
-            poll.cursor[NEWEST_KEY] = newest.isoformat()
-        elif mark is not None:
-            poll.cursor[NEWEST_KEY] = mark.isoformat()
+                return _ReadBack("failed", page + 1, newest, oldest)
+            if got.oldest is not None and got.oldest < stop:
+                return _ReadBack("complete", page + 1, newest, oldest)
+            if got.total is None:
+                if got.entries < self._page_size:
+                    return _ReadBack("complete", page + 1, newest, oldest)
+            elif start + got.entries >= got.total:
+                return _ReadBack("complete", page + 1, newest, oldest)
+            elif got.entries < self._page_size:
+                # A short page while the total says more remain: arXiv's API does this at times.
+                # Not the end: the next poll reads this stretch again.
+                return _ReadBack("failed", page + 1, newest, oldest)
+        return _ReadBack("capped", budget, newest, oldest)
 
     async def lookup(self, ids: Sequence[str]) -> list[Paper]:
         """Papers by arXiv id (any form: `2406.12345v2`, `arXiv:...`, abs/pdf/HF links), in the
@@ -171,6 +213,32 @@ def _parse_rss(fetched: Fetched) -> Parsed:
 def _since(parsed: Parsed, stop: datetime) -> Parsed:
     kept = tuple(p for p in parsed.papers if p.published is None or p.published >= stop)
     return Parsed(kept, parsed.updates, parsed.problems, parsed.complete)
+
+
+@dataclass(frozen=True)
+class _ReadBack:
+    """How paging back went: `complete` (reached the stop or the end), `capped` (out of pages),
+    or `failed`; pages used, and the newest and oldest submissions read."""
+
+    state: str
+    pages: int
+    newest: datetime | None
+    oldest: datetime | None
+
+
+def _keep(
+    cursor: dict[str, str], mark: datetime | None, gap: tuple[datetime, datetime] | None
+) -> None:
+    if mark is not None:
+        cursor[NEWEST_KEY] = mark.isoformat()
+    if gap is not None:
+        cursor[GAP_KEY] = f"{gap[0].isoformat()}/{gap[1].isoformat()}"
+
+
+def _read_gap(value: str | None) -> tuple[datetime, datetime] | None:
+    low, _, high = (value or "").partition("/")
+    first, last = _read_mark(low), _read_mark(high)
+    return (first, last) if first and last and first <= last else None
 
 
 def _read_mark(value: str | None) -> datetime | None:
