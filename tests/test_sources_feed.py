@@ -160,3 +160,16 @@ async def test_unchanged_feeds_are_not_modified() -> None:
 def test_a_feed_source_needs_feeds() -> None:
     with pytest.raises(ValueError, match="PAPERBOT_FEEDS"):
         FeedSource([])
+
+
+def test_math_and_inline_markup_in_a_feed_survive_as_text() -> None:
+    rss = b"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Lab</title><link>https://lab.example/</link>
+<item><title>Electrochemical CO&lt;sub&gt;2&lt;/sub&gt; reduction</title>
+<link>https://lab.example/p/1</link>
+<description>We prove that $a&lt;b$ and $c&gt;d$ imply the bound.
+&lt;script&gt;alert(1)&lt;/script&gt;&lt;p&gt;More.&lt;/p&gt;</description></item>
+</channel></rss>"""
+    [paper] = parse_feed(rss, "https://lab.example/rss", "application/rss+xml").papers
+    assert paper.title == "Electrochemical CO2 reduction"
+    assert paper.abstract == "We prove that $a<b$ and $c>d$ imply the bound. More."

@@ -104,7 +104,15 @@ def parse_feed(data: bytes, url: str, content_type: str = "") -> Parsed:
     refuse_entities(data)
     headers = {"content-location": url, "content-type": content_type or "application/xml"}
     # Bytes wrapped in a stream: feedparser treats a bare string as a URL or a file name.
-    doc = feedparser.parse(io.BytesIO(data), response_headers=headers, sanitize_html=True)
+    # No HTML rewriting by feedparser (sanitizing, resolving links): its HTML parser takes
+    # `<b$ and $c>` in `$a<b$ and $c>d$` for a tag and drops it. Only plain text is kept
+    # (sanitize.plain_text), so no markup reaches a chat either way.
+    doc = feedparser.parse(
+        io.BytesIO(data),
+        response_headers=headers,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
     error = doc.get("bozo_exception") if doc.get("bozo") else None
     benign = isinstance(error, ThingsNobodyCaresAboutButMe)
     if not doc.get("version") and not doc.entries:

@@ -24,13 +24,21 @@ MAX_URL = 2_000
 MAX_COUNT = 2**31 - 1  # fits a PostgreSQL integer
 
 # Only real HTML tags are removed, with strict syntax, so that `$a<b$ and $c>d$` in an
-# abstract survives while `<p>`, `<i class="x">` or `</sub>` go.
-_TAGS = (
-    "a|abbr|b|big|blockquote|br|caption|center|cite|code|dd|del|div|dl|dt|em|font|h[1-6]|hr|i|img"
-    "|ins|kbd|li|mark|ol|p|pre|q|s|samp|small|span|strike|strong|sub|sup|table|tbody|td|tfoot|th"
-    "|thead|tr|tt|u|ul|var|math|mi|mo|mn|mrow|msub|msup|mfrac|msqrt|mtext|semantics|annotation"
+# abstract survives while `<p>`, `<i class="x">` or `</sub>` go. Tags inside a line of text go
+# without a trace (`CO<sub>2</sub>` is `CO2`); tags that break lines or make blocks leave a space.
+_INLINE = (
+    "a|abbr|b|bdi|bdo|big|cite|code|data|del|dfn|em|font|i|ins|kbd|mark|q|s|samp|sc|small|span"
+    "|strike|strong|sub|sup|time|tt|u|var|wbr|math|mi|mo|mn|ms|mrow|msub|msup|msubsup|mfrac|msqrt"
+    "|mroot|mtext|mspace|semantics|annotation|jats:italic|jats:bold|jats:sub|jats:sup|jats:sc"
+    "|jats:monospace|jats:inline-formula|jats:underline"
 )
-_TAG = re.compile(rf"</?(?:{_TAGS})(?:\s+[^<>]*?)?\s*/?>", re.IGNORECASE)
+_BLOCKS = (
+    "address|article|aside|blockquote|br|caption|center|dd|details|div|dl|dt|figcaption|figure"
+    "|footer|h[1-6]|header|hr|img|li|main|nav|ol|p|pre|section|summary|table|tbody|td|tfoot|th"
+    "|thead|tr|ul|jats:p|jats:title|jats:sec|jats:abstract|jats:list|jats:list-item"
+)
+_INLINE_TAG = re.compile(rf"</?(?:{_INLINE})(?:\s+[^<>]*?)?\s*/?>", re.IGNORECASE)
+_BLOCK_TAG = re.compile(rf"</?(?:{_BLOCKS})(?:\s+[^<>]*?)?\s*/?>", re.IGNORECASE)
 _DROP_BLOCKS = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
@@ -51,7 +59,8 @@ def plain_text(value: object, limit: int | None = None) -> str:
         return ""
     text = _DROP_BLOCKS.sub(" ", value)
     text = _COMMENT.sub(" ", text)
-    text = _TAG.sub(" ", text)
+    text = _BLOCK_TAG.sub(" ", text)
+    text = _INLINE_TAG.sub("", text)
     text = html.unescape(text)
     text = _CONTROL.sub("", text)
     text = _SPACE.sub(" ", text).strip()
