@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import time
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
@@ -101,7 +102,7 @@ class Settings(BaseSettings):
     @field_validator("feeds")
     @classmethod
     def _feed_urls(cls, value: list[str]) -> list[str]:
-        bad = [url for url in value if not re.match(r"^https?://[^\s/]+", url)]
+        bad = [url for url in value if not _http_url(url)]
         if bad:
             raise ValueError(f"{bad[0]!r} is not an http(s) feed URL")
         return value
@@ -164,3 +165,14 @@ def load_settings(**overrides: Any) -> Settings:
         got = err.get("input")
         shown = f" (got {got!r})" if isinstance(got, str | int | float) else ""
         raise SettingsError(f"{name}: {msg}{shown}") from None
+
+
+def _http_url(url: str) -> bool:
+    """Whether `url` is an http(s) URL with a host that can be requested."""
+    if not re.match(r"^https?://[^\s/]+", url):
+        return False
+    try:
+        parts = urlsplit(url)
+        return bool(parts.hostname) and (parts.port is None or parts.port > 0)
+    except ValueError:  # `https://[fe80::1/feed`, a port out of range
+        return False

@@ -46,6 +46,11 @@ def test_lists_from_comma_separated_environment(monkeypatch):
             "PAPERBOT_HUGGINGFACE_URL: expected an http(s) URL",
         ),
         ("PAPERBOT_ADMINS_ONLY", "perhaps", "PAPERBOT_ADMINS_ONLY:"),
+        (
+            "PAPERBOT_FEEDS",
+            "https://lab.example/rss,https://[fe80::1/feed",
+            "PAPERBOT_FEEDS: 'https://[fe80::1/feed' is not an http(s) feed URL",
+        ),
         ("DISCORD_GUILD_ID", "guild", "DISCORD_GUILD_ID:"),
     ],
 )

@@ -130,6 +130,13 @@ async def test_every_feed_is_polled_and_a_bad_one_does_not_stop_the_others() -> 
     assert "application/rss+xml" in web.hits[0].request.headers["Accept"]
 
 
+async def test_a_feed_url_that_cannot_be_requested_fails_alone() -> None:
+    web = FakeWeb(FakeTime())
+    web.on(JOURNAL, ok(fixture("feed_journal_rss2.xml"), "application/rss+xml"))
+    result = await source(web, "https://[fe80::1/feed", JOURNAL).fetch(None, {})
+    assert len(result.papers) == 2 and result.bad_entries == 3 + 1
+
+
 async def test_a_poll_of_feeds_that_all_fail_is_a_source_error() -> None:
     web = FakeWeb(FakeTime())
     web.on(JOURNAL, ok(fixture("html_error_page.html"), "text/html"))

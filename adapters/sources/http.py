@@ -185,7 +185,8 @@ def validators_of(fetched: Fetched) -> dict[str, str]:
 
 class PoliteClient:
     """GET with spacing per host, conditional headers, retries on connection errors, timeouts,
-    429 and 5xx (Retry-After honoured, else exponential backoff with jitter), none on other 4xx.
+    408, 429 and 5xx (Retry-After honoured, else exponential backoff with jitter), none on other
+    4xx.
 
     The httpx.AsyncClient is created on first use and closed by `aclose`.
     """
@@ -291,7 +292,7 @@ class PoliteClient:
                             content_type=response.headers.get("Content-Type", ""),
                         )
                     reason = f"HTTP {status}"
-                    if status != 429 and status < 500:
+                    if status not in (408, 429) and status < 500:  # 408: the server timed out
                         raise HttpFailure(self.source, url, reason, status, body)
                     retry_after = retry_after_seconds(
                         response.headers.get("Retry-After"), self._clock()

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import httpx
+
 from adapters.sources.http import (
     Fetched,
     HttpFailure,
@@ -62,6 +64,9 @@ class Poll:
             fetched = await self._http.get(url, validators=self._old, gate=gate, accept=accept)
         except HttpFailure as exc:
             self.fail(url, str(exc))
+            return Outcome(None)
+        except (ValueError, httpx.InvalidURL) as exc:  # a URL that cannot be requested at all
+            self.fail(url, f"{self.source}: GET {url}: not a usable URL ({exc})")
             return Outcome(None)
         if fetched.not_modified:
             self._unchanged += 1
