@@ -180,3 +180,16 @@ def test_math_and_inline_markup_in_a_feed_survive_as_text() -> None:
     [paper] = parse_feed(rss, "https://lab.example/rss", "application/rss+xml").papers
     assert paper.title == "Electrochemical CO2 reduction"
     assert paper.abstract == "We prove that $a<b$ and $c>d$ imply the bound. More."
+
+
+def test_html_entities_in_a_whole_feed_are_read_not_counted_as_breakage() -> None:
+    rss = b"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Lab&nbsp;news</title><link>https://lab.example/</link>
+<item><title>Caf&eacute; models</title><link>https://lab.example/p/1</link>
+<description>Fast&nbsp;training.</description></item>
+</channel></rss>"""
+    parsed = parse_feed(rss, "https://lab.example/rss", "application/rss+xml")
+    assert parsed.complete and not parsed.problems  # so its validators are kept for next time
+    assert [p.title for p in parsed.papers] == ["Café models"]
+    cut = parse_feed(rss[: rss.index(b"</item>")], "https://lab.example/rss", "application/rss+xml")
+    assert not cut.complete  # cut short: read again in full next time

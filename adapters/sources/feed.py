@@ -114,7 +114,11 @@ def parse_feed(data: bytes, url: str, content_type: str = "") -> Parsed:
         resolve_relative_uris=False,
     )
     error = doc.get("bozo_exception") if doc.get("bozo") else None
-    benign = isinstance(error, ThingsNobodyCaresAboutButMe)
+    benign = isinstance(error, ThingsNobodyCaresAboutButMe) or (
+        # HTML entities (&nbsp;) that XML does not define: the lenient reading resolves them,
+        # and a document that ends where a feed ends was read whole.
+        "undefined entity" in str(error) and _ends_whole(data)
+    )
     if not doc.get("version") and not doc.entries:
         reason = f" ({error})" if error and not benign else ""
         raise MalformedResponse(f"not an RSS or Atom feed{reason}")
@@ -129,6 +133,11 @@ def parse_feed(data: bytes, url: str, content_type: str = "") -> Parsed:
     if broken:
         found.reject("feed", f"XML is broken ({error}); read leniently")
     return found.result(complete=not broken)
+
+
+def _ends_whole(data: bytes) -> bool:
+    """Whether the document ends with a feed's closing tag (it was not cut short)."""
+    return data.rstrip().endswith((b"</rss>", b"</feed>", b"</rdf:RDF>", b"</RDF>"))
 
 
 class FeedSource:
