@@ -40,8 +40,7 @@ cli.add_typer(db_cli, name="db")
 
 # Paper titles, channel ids and error messages are printed as they are: no Rich markup or
 # emoji codes read in them (a `[/]` would raise, `:a:` would become an emoji).
-# Piped or redirected, tables get room to be read (a terminal sets its own width).
-out = Console(markup=False, emoji=False, width=None if sys.stdout.isatty() else 200)
+out = Console(markup=False, emoji=False)
 err = Console(stderr=True, markup=False, emoji=False)
 T = TypeVar("T")
 
@@ -354,7 +353,7 @@ async def _status(app: App) -> None:
             str(st.bad_entries),
             _when(st.next_poll_at),
         )
-    out.print(table)
+    _print_table(table)
     counts = await app.stores.deliveries.counts()
     table = Table(
         "channel",
@@ -387,7 +386,7 @@ async def _status(app: App) -> None:
             str(c.get("pending", 0) + c.get("sending", 0)),
             str(c.get("rejected", 0)),
         )
-    out.print(table)
+    _print_table(table)
     reasons = await app.stores.deliveries.set_aside()
     if reasons:
         out.print("Papers set aside were refused by their platform even as plain text:")
@@ -457,6 +456,13 @@ def main() -> None:
     except Failure as exc:
         err.print(Text.assemble(("error:", "red"), f" {exc}"))
         sys.exit(2)
+
+
+def _print_table(table: Table) -> None:
+    """A table at the terminal's width; piped or redirected (80 columns by default), with room
+    to be read."""
+    wide = Console(markup=False, emoji=False, width=None if out.is_terminal else 200)
+    wide.print(table)
 
 
 def _fold(table: Table) -> None:
