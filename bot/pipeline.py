@@ -127,11 +127,10 @@ class Pipeline:
                 )
             )
             return PollReport(name, [], error=message)
-        # New papers are stamped when stored, not when the fetch began: a digest that ran while
-        # a slow fetch was under way has already closed its window on that time.
-        stored_at = self.clock()
-        stored = await self.stores.papers.upsert(result.papers, stored_at)
-        revised = await self.stores.papers.upsert(result.updates, stored_at, insert_new=False)
+        # New papers are stamped as they are stored (the store reads the clock), not when the
+        # fetch began: a digest that ran meanwhile has already closed its window on that time.
+        stored = await self.stores.papers.upsert(result.papers, self.clock)
+        revised = await self.stores.papers.upsert(result.updates, self.clock, insert_new=False)
         await self.stores.sources.save(
             SourceState(
                 name=name,
@@ -283,7 +282,14 @@ class Pipeline:
             if slot is None and not self.book.channel_subs.get(ref):
                 # Nothing to match: the channel's first digest keeps its window for later.
                 return replace(report, note=report.note or "the channel follows nothing yet")
-            end = read_at if matched is not None and read_at is not None else now
+            if matched is None or read_at is None:
+                # The window ends when it is read, inside the store's gate: a paper stamped
+                # before then is in it, one stored after is in the next digest's.
+                start = self.window_start(channel, now)
+                papers, end = await self.stores.papers.seen_since(start, self.clock)
+                matched = self.book.matches_for(ref, papers)
+            else:
+                end = read_at
             matches = await self.unposted_matches(
                 channel, end, matched, delivered if slot is not None else None
             )

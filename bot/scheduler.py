@@ -195,10 +195,13 @@ class Scheduler:
                 elif channel.active and str(channel.ref) in unsent:
                     retry.append(channel)
             matched = None
+            read_at = now  # when the papers were read: where the digests' windows end
             delivered: dict[str, set[str]] = {}
             if due:
                 start = min(self.pipeline.window_start(c, now) for c, _ in due)
-                papers = await self.pipeline.stores.papers.seen_between(start, now)
+                papers, read_at = await self.pipeline.stores.papers.seen_since(
+                    start, self.pipeline.clock
+                )
                 matched = self.pipeline.book.round(papers)
                 delivered = await self.pipeline.stores.deliveries.delivered_by_channel(
                     [p.id for p in papers]
@@ -214,7 +217,7 @@ class Scheduler:
                             channel.ref,
                             slot=slot,
                             matched=matched.for_channel(channel.ref) if matched else [],
-                            read_at=now,
+                            read_at=read_at,
                             sync=False,
                             has_open=str(channel.ref) in unsent,
                             delivered=delivered.get(str(channel.ref), set()),

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.models import Channel, ChannelRef, Paper, Schedule, Subscription
+from bot.ports import Clock
 
 
 class DuplicateSubscription(Exception):
@@ -64,10 +65,13 @@ class PaperStore(Protocol):
     """Stored papers."""
 
     async def upsert(
-        self, sightings: Iterable[Paper], now: datetime, *, insert_new: bool = True
+        self, sightings: Iterable[Paper], now: datetime | Clock, *, insert_new: bool = True
     ) -> UpsertOutcome: ...
     async def get_many(self, ids: Sequence[str]) -> dict[str, Paper]: ...
     async def seen_between(self, start: datetime | None, end: datetime) -> list[Paper]: ...
+    async def seen_since(
+        self, start: datetime | None, clock: Clock
+    ) -> tuple[list[Paper], datetime]: ...
     async def count(self) -> int: ...
 
 

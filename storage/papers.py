@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.models import Paper
+from bot.ports import Clock
+from storage.db import is_sqlite
 from storage.tables import papers
 
 _CHUNK = 500
@@ -68,35 +72,65 @@ class UpsertResult:
     updated: int
 
 
+# The advisory lock that orders storing new papers and reading a digest's window on PostgreSQL.
+_STORE_GATE = 0x7061_7065_7273  # "papers"
+
+
 class PaperRepository:
-    """Papers in the database."""
+    """Papers in the database.
+
+    Storing new papers and reading a digest's window pass one gate, and both take the time
+    inside it: a paper stamped before a window's end was committed before that window was read
+    (a paper still being written when a digest read the store fell behind its window for good).
+    The gate is an asyncio.Lock on SQLite (one process) and an advisory transaction lock on
+    PostgreSQL (every replica).
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._local = asyncio.Lock() if is_sqlite(engine) else None
+
+    @asynccontextmanager
+    async def _gated(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction holding the gate."""
+        if self._local is not None:
+            async with self._local, self.engine.begin() as conn:
+                yield conn
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _STORE_GATE})
+            yield conn
 
     async def upsert(
-        self, sightings: Iterable[Paper], now: datetime, *, insert_new: bool = True
+        self,
+        sightings: Iterable[Paper],
+        now: datetime | Clock,
+        *,
+        insert_new: bool = True,
     ) -> UpsertResult:
         """Store sightings: new papers get first_seen=now; known ones are merged and updated.
 
+        `now` may be a clock, read inside the gate (see the class): what a poll passes.
         With insert_new=False, only papers already stored are updated (arXiv replacements).
         """
         batch: dict[str, Paper] = {}
         for paper in sightings:
             batch[paper.id] = batch[paper.id].merged_with(paper) if paper.id in batch else paper
+        clock = now if callable(now) else lambda: now
         for _attempt in range(3):
             try:
-                return await self._upsert(batch, now, insert_new)
+                return await self._upsert(batch, clock, insert_new)
             except IntegrityError:  # another replica inserted one of them first: merge again
                 continue
-        return await self._upsert(batch, now, insert_new)
+        return await self._upsert(batch, clock, insert_new)
 
     async def _upsert(
-        self, batch: dict[str, Paper], now: datetime, insert_new: bool
+        self, batch: dict[str, Paper], clock: Clock, insert_new: bool
     ) -> UpsertResult:
         new: list[Paper] = []
         updated = 0
-        async with self.engine.begin() as conn:
+        async with self._gated() as conn:
+            now = clock()
             existing = await self._load(conn, list(batch))
             for pid, seen in batch.items():
                 old = existing.get(pid)
@@ -132,12 +166,25 @@ class PaperRepository:
 
     async def seen_between(self, start: datetime | None, end: datetime) -> list[Paper]:
         """Papers first seen in (start, end], oldest first."""
+        async with self.engine.connect() as conn:
+            return await self._between(conn, start, end)
+
+    async def seen_since(
+        self, start: datetime | None, clock: Clock
+    ) -> tuple[list[Paper], datetime]:
+        """Papers first seen after `start` until now, oldest first, and that now: read inside
+        the gate, so no paper stamped before it is still being written (a digest's window)."""
+        async with self._gated() as conn:
+            end = clock()
+            return await self._between(conn, start, end), end
+
+    @staticmethod
+    async def _between(conn: AsyncConnection, start: datetime | None, end: datetime) -> list[Paper]:
         query = select(papers).where(papers.c.first_seen <= end)
         if start is not None:
             query = query.where(papers.c.first_seen > start)
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(query.order_by(papers.c.first_seen, papers.c.id))
-            return [paper_from_row(row) for row in rows]
+        rows = await conn.execute(query.order_by(papers.c.first_seen, papers.c.id))
+        return [paper_from_row(row) for row in rows]
 
     async def count(self) -> int:
         """How many papers are stored."""

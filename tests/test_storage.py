@@ -130,3 +130,23 @@ async def test_inactive_channel_keeps_reason_until_resumed(stores, clock):
     assert await stores.channels.inactive_reason(CH) == "is_archived"
     await stores.channels.save(channel)  # active again
     assert await stores.channels.inactive_reason(CH) is None
+
+
+async def test_a_window_read_while_papers_are_stored_misses_none(stores):
+    import asyncio
+    import itertools
+    from datetime import UTC, datetime
+
+    ticks = itertools.count()
+
+    def clock() -> datetime:  # every reading a second later: a stamp and a read never tie
+        return datetime(2026, 11, 30, 8, tzinfo=UTC) + timedelta(seconds=next(ticks))
+
+    for round_ in range(25):
+        batch = [paper(f"w{round_}-{i}", f"Paper {round_} {i}") for i in range(5)]
+        stored, (window, end) = await asyncio.gather(
+            stores.papers.upsert(batch, clock), stores.papers.seen_since(None, clock)
+        )
+        read = {p.id for p in window}
+        for new in stored.new:  # in this window, or stamped after it (so in the next one)
+            assert new.id in read or new.first_seen > end, (round_, new.id)
