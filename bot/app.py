@@ -49,7 +49,8 @@ def build_chats(
 ) -> dict[str, Chat]:
     """The console, plus every platform whose token is set."""
     chats: dict[str, Chat] = {"console": console}
-    if settings.slack_bot_token:
+    if settings.slack_bot_token or settings.slack_app_token or settings.slack_signing_secret:
+        # Half a Slack set-up is a mistake to report, not a reason to run without Slack.
         from adapters.chat.slack import SlackChat
 
         chats["slack"] = SlackChat.from_settings(settings, health)

@@ -77,7 +77,7 @@ def _settings(*, service: bool = False, **overrides: Any) -> Settings:
 def _run(main: Callable[[], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
-    except (Failure, DatabaseError, InvalidChannelId, RunError) as exc:
+    except (Failure, DatabaseError, InvalidChannelId, RunError, SettingsError) as exc:
         err.print(Text.assemble(("error:", "red"), f" {exc}"), highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 

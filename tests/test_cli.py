@@ -125,6 +125,22 @@ def test_bad_setting_names_it(monkeypatch):
     assert r.exit_code == 2 and "PAPERBOT_PORT" in r.output
 
 
+@pytest.mark.parametrize(
+    ("tokens", "named"),
+    [
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET: required for Slack over HTTP"),
+        ({"SLACK_APP_TOKEN": "xapp-1"}, "SLACK_BOT_TOKEN: required to run in Slack"),
+    ],
+)
+def test_half_a_slack_set_up_is_one_line_naming_what_is_missing(monkeypatch, tokens, named):
+    for name, value in tokens.items():
+        monkeypatch.setenv(name, value)
+    r = invoke("run")
+    assert r.exit_code == 2
+    assert r.output.startswith(f"error: {named}")
+    assert "Traceback" not in r.output
+
+
 def test_status_shows_sources_and_channels():
     invoke("command", "--channel", CH, "subscribe diffusion")
     invoke("poll")
