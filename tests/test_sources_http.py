@@ -198,6 +198,32 @@ async def test_arxiv_requests_are_spaced_three_seconds_and_one_at_a_time() -> No
     assert time.sleeps == [3.0, 3.0]
 
 
+async def test_each_hop_of_a_redirect_goes_through_the_gate_and_keeps_the_asked_url() -> None:
+    time = FakeTime()
+    web = FakeWeb(time)
+    asked = "http://export.arxiv.org/api/query?id_list=2406.12345"
+    moved = "https://export.arxiv.org/api/query?id_list=2406.12345"
+    web.on(asked, httpx.Response(301, headers={"Location": moved}))
+    web.on(moved, ok(b"<feed/>", "application/atom+xml", ETag='"v1"'))
+    http = PoliteClient(
+        "arxiv", transport=web.transport, gates=HostGates(time.clock, time.sleep), clock=time.clock
+    )
+    fetched = await http.get(asked, gate=ARXIV_GATE)
+    await http.aclose()
+    assert web.urls() == [asked, moved]
+    assert (web.hits[1].at - web.hits[0].at).total_seconds() == 3.0  # arXiv's spacing
+    assert fetched.url == asked and fetched.content == b"<feed/>"  # validators under `asked`
+    assert fetched.etag == '"v1"'
+
+
+async def test_a_redirect_loop_is_one_clear_failure() -> None:
+    web = FakeWeb(FakeTime())
+    web.on(URL, httpx.Response(302, headers={"Location": URL}))
+    with pytest.raises(HttpFailure, match="more than 5 redirects"):
+        await client(web).get(URL)
+    assert len(web.hits) == 6
+
+
 async def test_other_hosts_are_spaced_by_their_own_gate() -> None:
     time = FakeTime()
     gates = HostGates(time.clock, time.sleep)
