@@ -20,7 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.models import Channel, ChannelRef, Days
 from bot.pipeline import DeliveryReport, NoChatForPlatform, Pipeline, PollReport
-from bot.schedules import next_slot, previous_slot
+from bot.schedules import next_slot, previous_slot, schedule_zone
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class Scheduler:
             hour=schedule.at.hour,
             minute=schedule.at.minute,
             day_of_week="mon-fri" if schedule.days is Days.WEEKDAYS else "*",
-            timezone=schedule.timezone,
+            timezone=schedule_zone(schedule.timezone),
         )
         self.aps.add_job(
             self.run_due,

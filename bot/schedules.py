@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
@@ -10,6 +11,8 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.models import ChannelSettings, Days, Schedule
+
+log = logging.getLogger(__name__)
 
 MAX_ITEMS_LIMIT = 50
 MAX_MIN_UPVOTES = 1_000_000  # above any paper's upvotes, within every database's integers
@@ -42,6 +45,18 @@ def zone(name: str) -> ZoneInfo:
     close = difflib.get_close_matches(name, _zones(), n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]}?)" if close else " (use an IANA name like Europe/Berlin)"
     raise ScheduleError(f"unknown time zone '{name}'{hint}")
+
+
+@lru_cache(maxsize=256)
+def schedule_zone(name: str) -> ZoneInfo:
+    """The zone of a stored schedule. One this host cannot read (a legacy name its tzdata
+    dropped) falls back to UTC, with one warning, rather than stop that channel's digests and,
+    with them, every other channel's."""
+    try:
+        return zone(name)
+    except ScheduleError:
+        log.warning("time zone %r is unknown on this host: its digests go out on UTC", name)
+        return ZoneInfo("UTC")
 
 
 def parse_time(text: str) -> time:
@@ -134,7 +149,7 @@ def fire_times(schedule: Schedule, after: datetime, until: datetime) -> list[dat
     """
     if schedule.days is Days.OFF or until <= after:
         return []
-    tz = zone(schedule.timezone)
+    tz = schedule_zone(schedule.timezone)
     out: list[datetime] = []
     day = after.astimezone(tz).date() - timedelta(days=1)
     last = until.astimezone(tz).date()

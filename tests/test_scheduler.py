@@ -179,3 +179,29 @@ async def test_stop_cancels_a_job_still_running_after_the_grace_period(pipeline,
     await started.wait()
     await scheduler.stop(grace=0)
     assert job.cancelled()
+
+
+async def test_a_zone_this_host_does_not_know_falls_back_to_utc_for_that_channel_alone(
+    pipeline, source, chat, clock, stores, caplog
+):
+    from dataclasses import replace
+
+    from tests.conftest import paper
+
+    clock.set(utc(2026, 11, 30, 8))
+    other = ChannelRef.parse("console:local:other")
+    for ref in (CH, other):
+        await chat.command(ref, "subscribe diffusion")
+    gone = await stores.channels.get(other)
+    # A name a later tzdata dropped (read back from the database as it was stored).
+    await stores.channels.save(replace(gone, schedule=replace(gone.schedule, timezone="US/Gone")))
+    source.papers = [paper(1, "Diffusion one")]
+    await pipeline.poll("list", force=True)
+    scheduler = Scheduler(pipeline, poll_interval=timedelta(hours=1))
+    await scheduler.start()  # every channel gets its job, the odd one on UTC
+    try:
+        clock.set(utc(2026, 11, 30, 9, 0, 30))
+        assert sorted(r.papers for r in await scheduler.sweep()) == [1, 1]
+    finally:
+        await scheduler.stop()
+    assert "time zone 'US/Gone' is unknown on this host" in caplog.text
