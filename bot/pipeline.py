@@ -265,6 +265,8 @@ class Pipeline:
                 return DeliveryReport(ref, note="unknown channel")
             if not channel.active:
                 return DeliveryReport(ref, note="channel inactive")
+            if channel.paused:  # nothing goes out, not even pages waiting for a retry
+                return DeliveryReport(ref, note="the channel is paused (`resume` ends it)")
             ledger = self.stores.deliveries
             if sync:  # first: pages rebuilt for a retry show their matched terms
                 await self.sync_subscriptions()
@@ -273,10 +275,6 @@ class Pipeline:
             now = self.clock()
             if report.blocked:
                 return report
-            if channel.paused:
-                return replace(
-                    report, note=report.note or "the channel is paused (`resume` ends it)"
-                )
             if slot is not None and channel.last_digest_at and channel.last_digest_at >= slot:
                 return report
             if slot is None and not self.book.channel_subs.get(ref):
@@ -330,6 +328,8 @@ class Pipeline:
             channel = await self.stores.channels.get(ref)
             if channel is None or not channel.active:
                 return DeliveryReport(ref, note="channel inactive or unknown")
+            if channel.paused:
+                return DeliveryReport(ref, note="the channel is paused (`resume` ends it)")
             return await self._flush(chat, channel, await self.stores.deliveries.open_pages(ref))
 
     # --- delivery ------------------------------------------------------------------------

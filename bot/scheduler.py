@@ -192,7 +192,7 @@ class Scheduler:
                 slot = due_slot(channel, now)
                 if slot is not None:
                     due.append((channel, slot))
-                elif channel.active and str(channel.ref) in unsent:
+                elif channel.active and not channel.paused and str(channel.ref) in unsent:
                     retry.append(channel)
             matched = None
             read_at = now  # when the papers were read: where the digests' windows end

@@ -205,3 +205,25 @@ async def test_a_zone_this_host_does_not_know_falls_back_to_utc_for_that_channel
     finally:
         await scheduler.stop()
     assert "time zone 'US/Gone' is unknown on this host" in caplog.text
+
+
+async def test_pause_also_holds_a_page_waiting_for_its_retry(pipeline, source, chat, clock):
+    from bot.ports import TransientChatError
+    from tests.conftest import paper
+
+    clock.set(utc(2026, 11, 30, 8))
+    await chat.command(CH, "subscribe diffusion")
+    source.papers = [paper(1, "Diffusion one")]
+    await pipeline.poll("list", force=True)
+    scheduler = Scheduler(pipeline, poll_interval=timedelta(hours=1))
+    chat.failures = [TransientChatError("rate limited", retry_after=30)]
+    clock.set(utc(2026, 11, 30, 9, 0, 30))
+    assert [r.pending for r in await scheduler.sweep()] == [1]
+    await chat.command(CH, "pause")
+    clock.set(utc(2026, 11, 30, 9, 5))
+    assert await scheduler.sweep() == []
+    assert (await pipeline.flush(CH)).posted == 0
+    assert chat.posts == []  # paused means nothing goes out
+    await chat.command(CH, "resume")
+    assert [r.posted for r in await scheduler.sweep()] == [1]
+    assert chat.posted_ids() == ["arxiv:2611.00001"]
