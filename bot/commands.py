@@ -141,10 +141,12 @@ class CommandHandler:
             command.channel, self.default_schedule, self.clock()
         )
 
-    async def _changed(self, channel: Channel) -> None:
-        await self.stores.channels.save(channel)
+    async def _changed(self, channel: Channel, before: Channel) -> None:
+        """Store what a command changed (only that: see ChannelStore.save) and tell the
+        scheduler, with the channel as it now is."""
+        await self.stores.channels.save(channel, before)
         if self.on_channel_change is not None:
-            await self.on_channel_change(channel)
+            await self.on_channel_change(await self.stores.channels.get(channel.ref) or channel)
 
     # --- commands (one method each; `rest` is the text after the command word) -----------
 
@@ -288,7 +290,7 @@ class CommandHandler:
             schedule = parse_schedule(rest, channel.schedule)
         except ScheduleError as exc:
             return _error(str(exc))
-        await self._changed(replace(channel, schedule=schedule))
+        await self._changed(replace(channel, schedule=schedule), channel)
         if schedule.describe() == "off":
             return Reply("Scheduled digests are off. `digest` still posts one on demand.")
         return Reply(f"Digests will be posted at **{schedule.describe()}**.")
@@ -302,17 +304,17 @@ class CommandHandler:
         except ScheduleError as exc:
             return _error(str(exc))
         updated = replace(channel, settings=settings)
-        await self._changed(updated)
+        await self._changed(updated, channel)
         return Reply(f"Settings saved. {describe_channel(updated)}")
 
     async def _cmd_pause(self, command: Command, rest: str) -> Reply:
         channel = await self._channel(command)
-        await self._changed(replace(channel, paused=True))
+        await self._changed(replace(channel, paused=True), channel)
         return Reply(
             "Paused: no digests will be posted here until `resume`. Subscriptions are kept."
         )
 
     async def _cmd_resume(self, command: Command, rest: str) -> Reply:
         channel = await self._channel(command)
-        await self._changed(replace(channel, paused=False, active=True))
+        await self._changed(replace(channel, paused=False, active=True), channel)
         return Reply(f"Resumed. {describe_channel(replace(channel, paused=False, active=True))}")

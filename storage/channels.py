@@ -93,10 +93,20 @@ class ChannelRepository:
         assert got is not None
         return got
 
-    async def save(self, channel: Channel) -> None:
-        """Store the channel's schedule, settings and flags (reactivating clears the reason)."""
+    async def save(self, channel: Channel, before: Channel | None = None) -> None:
+        """Store the channel's schedule, settings and flags (reactivating clears the reason).
+
+        With `before` (the channel as read before the change), only what differs is written:
+        two commands at once in one channel (`pause` and `settings max=5`), or a command and
+        the bot marking the channel inactive, each keep the other's change.
+        """
         values = _channel_values(channel)
-        if channel.active:
+        if before is not None:
+            old = _channel_values(before)
+            values = {k: v for k, v in values.items() if old[k] != v}
+            if not values:
+                return
+        if values.get("active"):
             values["inactive_reason"] = None
         async with self.engine.begin() as conn:
             await conn.execute(

@@ -150,3 +150,18 @@ async def test_a_window_read_while_papers_are_stored_misses_none(stores):
         read = {p.id for p in window}
         for new in stored.new:  # in this window, or stamped after it (so in the next one)
             assert new.id in read or new.first_seen > end, (round_, new.id)
+
+
+async def test_two_changes_read_at_once_keep_each_other(stores, clock):
+    from dataclasses import replace
+
+    ref = ChannelRef.parse("slack:T1:C1")
+    await stores.channels.ensure(ref, Schedule(), clock())
+    pausing, resizing = await stores.channels.get(ref), await stores.channels.get(ref)
+    await stores.channels.save(replace(pausing, paused=True), pausing)
+    await stores.channels.set_inactive(ref, "channel_not_found")  # the bot, meanwhile
+    settings = replace(resizing.settings, max_items=5)
+    await stores.channels.save(replace(resizing, settings=settings), resizing)
+    now = await stores.channels.get(ref)
+    assert (now.paused, now.active, now.settings.max_items) == (True, False, 5)
+    assert await stores.channels.inactive_reason(ref) == "channel_not_found"
