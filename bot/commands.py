@@ -290,7 +290,9 @@ class CommandHandler:
             schedule = parse_schedule(rest, channel.schedule)
         except ScheduleError as exc:
             return _error(str(exc))
-        await self._changed(replace(channel, schedule=schedule), channel)
+        if schedule != channel.schedule:
+            changed = replace(channel, schedule=schedule, schedule_set_at=self.clock())
+            await self._changed(changed, channel)
         if schedule.describe() == "off":
             return Reply("Scheduled digests are off. `digest` still posts one on demand.")
         return Reply(f"Digests will be posted at **{schedule.describe()}**.")

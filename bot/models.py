@@ -143,6 +143,7 @@ class Channel:
     active: bool = True
     last_digest_at: datetime | None = None
     created_at: datetime | None = None
+    schedule_set_at: datetime | None = None  # slots before it are not owed
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,11 @@ def due_slot(channel: Channel, now: datetime) -> datetime | None:
     slot = previous_slot(channel.schedule, now)
     if slot is None:
         return None
-    served = channel.last_digest_at or channel.created_at
-    if served is not None and served >= slot:
+    # Served: a digest since the slot, or the channel (or its new schedule) is younger than it.
+    served = [
+        t for t in (channel.last_digest_at or channel.created_at, channel.schedule_set_at) if t
+    ]
+    if served and max(served) >= slot:
         return None
     return slot
 

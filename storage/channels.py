@@ -27,6 +27,7 @@ def channel_from_row(row: Any) -> Channel:
         active=bool(row.active),
         last_digest_at=row.last_digest_at,
         created_at=row.created_at,
+        schedule_set_at=row.schedule_set_at,
     )
 
 
@@ -50,6 +51,7 @@ def _channel_values(channel: Channel) -> dict[str, Any]:
         "threads": channel.settings.threads,
         "paused": channel.paused,
         "active": channel.active,
+        "schedule_set_at": channel.schedule_set_at,
     }
 
 

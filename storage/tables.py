@@ -91,6 +91,7 @@ channels = Table(
     Column("inactive_reason", Text),
     Column("last_digest_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("schedule_set_at", UTCDateTime),  # when the schedule was last changed
 )
 
 subscriptions = Table(

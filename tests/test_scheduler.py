@@ -9,7 +9,14 @@ import pytest
 
 from bot.models import Channel, ChannelRef, Days, Schedule
 from bot.scheduler import Scheduler, due_slot
-from bot.schedules import ScheduleError, fire_times, next_slot, parse_schedule, zone
+from bot.schedules import (
+    ScheduleError,
+    fire_times,
+    next_slot,
+    parse_schedule,
+    schedule_zone,
+    zone,
+)
 
 CH = ChannelRef.parse("console:local:general")
 
@@ -197,13 +204,13 @@ async def test_a_zone_this_host_does_not_know_falls_back_to_utc_for_that_channel
     await stores.channels.save(replace(gone, schedule=replace(gone.schedule, timezone="US/Gone")))
     source.papers = [paper(1, "Diffusion one")]
     await pipeline.poll("list", force=True)
+    schedule_zone.cache_clear()  # it warns once per name and process
     scheduler = Scheduler(pipeline, poll_interval=timedelta(hours=1))
-    await scheduler.start()  # every channel gets its job, the odd one on UTC
-    try:
-        clock.set(utc(2026, 11, 30, 9, 0, 30))
-        assert sorted(r.papers for r in await scheduler.sweep()) == [1, 1]
-    finally:
-        await scheduler.stop()
+    for channel in await stores.channels.all():  # what start() does: the odd one runs on UTC
+        scheduler.reschedule(channel)
+    assert scheduler.aps.get_job(f"digest:{other}") is not None
+    clock.set(utc(2026, 11, 30, 9, 0, 30))
+    assert sorted(r.papers for r in await scheduler.sweep()) == [1, 1]
     assert "time zone 'US/Gone' is unknown on this host" in caplog.text
 
 
@@ -227,3 +234,25 @@ async def test_pause_also_holds_a_page_waiting_for_its_retry(pipeline, source, c
     await chat.command(CH, "resume")
     assert [r.posted for r in await scheduler.sweep()] == [1]
     assert chat.posted_ids() == ["arxiv:2611.00001"]
+
+
+async def test_a_schedule_moved_to_a_time_already_past_today_waits_for_tomorrow(
+    pipeline, source, chat, clock
+):
+    from tests.conftest import paper
+
+    clock.set(utc(2026, 11, 30, 8))
+    await chat.command(CH, "subscribe diffusion")
+    source.papers = [paper(1, "Diffusion one")]
+    await pipeline.poll("list", force=True)
+    scheduler = Scheduler(pipeline, poll_interval=timedelta(hours=1))
+    clock.set(utc(2026, 11, 30, 9, 0, 30))
+    assert [r.papers for r in await scheduler.sweep()] == [1]
+    clock.set(utc(2026, 11, 30, 9, 30))
+    source.papers = [paper(1, "Diffusion one"), paper(2, "Diffusion two")]
+    await pipeline.poll("list", force=True)
+    await chat.command(CH, "schedule 09:15")  # already past today
+    assert await scheduler.sweep() == []  # not a second digest today
+    clock.set(utc(2026, 12, 1, 9, 15, 30))
+    assert [r.papers for r in await scheduler.sweep()] == [1]
+    assert chat.posted_ids() == ["arxiv:2611.00001", "arxiv:2611.00002"]
