@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from alembic.util.exc import CommandError
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -91,6 +92,12 @@ async def open_database(url: str) -> AsyncEngine:
         await engine.dispose()
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise DatabaseError(f"PAPERBOT_DATABASE_URL: cannot open {_safe(url)}: {reason}") from None
+    except CommandError as exc:  # a revision this paperbot does not know: a newer one wrote it
+        await engine.dispose()
+        raise DatabaseError(
+            f"PAPERBOT_DATABASE_URL: {_safe(url)} was migrated by a newer paperbot ({exc}); "
+            "run that version, or restore a backup from before the upgrade"
+        ) from None
     return engine
 
 

@@ -119,6 +119,17 @@ def test_unopenable_database_names_the_setting(monkeypatch):
     )
 
 
+def test_a_database_from_a_newer_paperbot_is_one_clear_error(tmp_path):
+    import sqlite3
+
+    invoke("status")  # creates and migrates cli.db
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        db.execute("UPDATE alembic_version SET version_num = 'ffffffff'")
+    r = invoke("status")
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "was migrated by a newer paperbot" in r.output and "ffffffff" in r.output
+
+
 def test_bad_setting_names_it(monkeypatch):
     monkeypatch.setenv("PAPERBOT_PORT", "eighty")
     r = invoke("status")
