@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -70,39 +70,46 @@ async def open_app(
     clock: Clock = utcnow,
     console: ConsoleChat | None = None,
 ) -> AsyncIterator[App]:
-    """Open the database (migrating it), build sources and chats, and close them all after."""
-    engine = await open_database(settings.database_url)
-    stores = build_stores(engine)
-    console = console or ConsoleChat()
-    built_sources = {s.name: s for s in build_sources(settings, sources, clock=clock)}
-
-    async def health() -> bool:
-        return await ping(engine)
-
-    built_chats = dict(chats) if chats is not None else build_chats(settings, console, health)
-    pipeline = Pipeline(
-        stores,
-        built_sources,
-        built_chats,
-        clock,
-        poll_interval=timedelta(minutes=settings.poll_minutes),
-        retry_base=settings.retry_base_seconds,
-        retry_max=settings.retry_max_seconds,
-    )
-    live_trending = getattr(built_sources.get("huggingface"), "trending", None)
-    handler = CommandHandler(pipeline, default_schedule(settings), trending=live_trending)
-    app = App(settings, stores, pipeline, handler, console, built_sources, built_chats, health)
-    try:
-        yield app
-    finally:
-        for chat in built_chats.values():  # (stop is idempotent: the runner may have stopped them)
-            try:
-                await chat.stop()
-            except Exception as exc:  # closing must not mask the real outcome
-                log.warning("stopping %s: %s", chat.platform, exc)
+    """Open the database (migrating it), build sources and chats, and close them all after
+    (also what was opened when building the rest fails: a missing Slack secret, say)."""
+    async with AsyncExitStack() as opened:  # closed in reverse: chats, sources, then the database
+        engine = await open_database(settings.database_url)
+        opened.push_async_callback(engine.dispose)
+        stores = build_stores(engine)
+        console = console or ConsoleChat()
+        built_sources = {s.name: s for s in build_sources(settings, sources, clock=clock)}
         for source in built_sources.values():
-            try:
-                await source.aclose()
-            except Exception as exc:
-                log.warning("closing source %s: %s", source.name, exc)
-        await engine.dispose()
+            opened.push_async_callback(_close_source, source)
+
+        async def health() -> bool:
+            return await ping(engine)
+
+        built_chats = dict(chats) if chats is not None else build_chats(settings, console, health)
+        for chat in built_chats.values():  # (stop is idempotent: the runner may have stopped them)
+            opened.push_async_callback(_stop_chat, chat)
+        pipeline = Pipeline(
+            stores,
+            built_sources,
+            built_chats,
+            clock,
+            poll_interval=timedelta(minutes=settings.poll_minutes),
+            retry_base=settings.retry_base_seconds,
+            retry_max=settings.retry_max_seconds,
+        )
+        live_trending = getattr(built_sources.get("huggingface"), "trending", None)
+        handler = CommandHandler(pipeline, default_schedule(settings), trending=live_trending)
+        yield App(settings, stores, pipeline, handler, console, built_sources, built_chats, health)
+
+
+async def _stop_chat(chat: Chat) -> None:
+    try:
+        await chat.stop()
+    except Exception as exc:  # closing must not mask the real outcome
+        log.warning("stopping %s: %s", chat.platform, exc)
+
+
+async def _close_source(source: PaperSource) -> None:
+    try:
+        await source.aclose()
+    except Exception as exc:
+        log.warning("closing source %s: %s", source.name, exc)

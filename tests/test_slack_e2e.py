@@ -145,6 +145,7 @@ def threaded_slack() -> Iterator[SlackStandin]:
     asyncio.run_coroutine_threadsafe(standin.__aexit__(None, None, None), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
+    loop.close()
 
 
 def test_cli_digest_posts_block_kit_to_slack_once(threaded_slack, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
