@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.models import Channel, Command, Match, Paper, Reply, Schedule, Subscription
+from bot.models import Channel, ChannelRef, Command, Match, Paper, Reply, Schedule, Subscription
 from bot.pipeline import NoChatForPlatform, Pipeline
 from bot.query import Query, QueryError, parse
 from bot.schedules import ScheduleError, parse_schedule, parse_settings
@@ -110,6 +112,9 @@ class CommandHandler:
         self.default_schedule = default_schedule
         self.trending_source = trending
         self.on_channel_change = on_channel_change
+        # One subscribe at a time per channel in this process: the same-meaning check and the
+        # insert must not interleave (`diffusion model` and `diffusion models` sent at once).
+        self._subscribing: defaultdict[ChannelRef, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def __call__(self, command: Command) -> Reply:
         """Run one command; errors come back as a Reply, never as an exception."""
@@ -161,16 +166,17 @@ class CommandHandler:
         except QueryError as exc:
             return _query_error(exc, rest)
         channel = await self._channel(command)
-        same = _same_query(await self.stores.channels.subscriptions(channel.ref), query)
-        if same:
-            return _duplicate(same[0], query)
-        try:
-            sub = await self.stores.channels.subscribe(
-                channel.ref, rest, query.canonical, self.clock()
-            )
-        except DuplicateSubscription as dup:  # (subscribed meanwhile, by another process)
-            return _duplicate(dup.existing, query)
-        self.pipeline.book.add(sub)
+        async with self._subscribing[channel.ref]:
+            same = _same_query(await self.stores.channels.subscriptions(channel.ref), query)
+            if same:
+                return _duplicate(same[0], query)
+            try:
+                sub = await self.stores.channels.subscribe(
+                    channel.ref, rest, query.canonical, self.clock()
+                )
+            except DuplicateSubscription as dup:  # (subscribed meanwhile, by another process)
+                return _duplicate(dup.existing, query)
+            self.pipeline.book.add(sub)
         found = await self.pipeline.search(query, SUBSCRIBE_PREVIEW_DAYS)
         head = f"Subscribed to `{query.canonical}` (#{sub.id})."
         if not found:

@@ -327,3 +327,15 @@ async def test_source_failure_is_backed_off_and_reported(pipeline, source, clock
     report = await pipeline.poll("list")
     assert report.error is None
     assert (await stores.sources.get("list")).failures == 0
+
+
+async def test_the_same_meaning_subscribed_twice_at_once_is_stored_once(pipeline, chat, stores):
+    import asyncio
+
+    one, two = await asyncio.gather(
+        chat.command(CH, "subscribe diffusion model"),
+        chat.command(CH, "subscribe diffusion models"),
+    )
+    assert sorted([one.error, two.error]) == [False, True]
+    assert "which matches the same papers" in (one if one.error else two).text
+    assert len(await stores.channels.subscriptions(CH)) == 1
