@@ -8,7 +8,7 @@ import json
 import logging
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -26,8 +26,7 @@ from bot.runner import RunError
 from bot.stores import SourceState
 from config.settings import Settings, SettingsError, load_settings
 from storage import DatabaseError
-from storage.db import sqlite_path
-from storage.locks import AlreadyRunning, ProcessFileLock
+from storage.locks import AlreadyRunning, holding_database
 
 cli = typer.Typer(
     help="paperbot: new research papers, matched to your subscriptions, in your team chat.",
@@ -82,26 +81,16 @@ def _run(main: Callable[[], Awaitable[T]]) -> T:
         raise typer.Exit(2) from None
 
 
-@contextlib.contextmanager
-def _sole_poster(settings: Settings) -> Iterator[None]:
+def _sole_poster(settings: Settings) -> contextlib.ExitStack:
     """On SQLite, the lock `paperbot run` holds while it runs: a command that posts takes it
     too, so the two never post to a channel at once (PostgreSQL has per-channel locks)."""
-    path = sqlite_path(settings.database_url)
-    if path is None:
-        yield
-        return
-    lock = ProcessFileLock(path)
     try:
-        lock.acquire()
+        return holding_database(settings.database_url)
     except AlreadyRunning as exc:
         raise Failure(
-            f"paperbot run (pid {exc.holder}) is posting from {path}: ask it for a digest in "
-            "the chat (`/papers digest`), or stop it first"
+            f"paperbot run (pid {exc.holder}) is posting from this database: ask it for a "
+            "digest in the chat (`/papers digest`), or stop it first"
         ) from None
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def _channel(text: str) -> ChannelRef:
@@ -391,7 +380,7 @@ async def _status(app: App) -> None:
     if reasons:
         out.print("Papers set aside were refused by their platform even as plain text:")
         for channel_id, reason in sorted(reasons.items()):
-            out.print(f"  {channel_id}: {reason[:160]}", markup=False, highlight=False)
+            out.print(f"  {channel_id}: {reason[:160]}", highlight=False)
         out.print("`paperbot requeue` puts them back in line once the cause is fixed.")
 
 

@@ -14,8 +14,7 @@ from bot.app import open_app
 from bot.ports import ChatError
 from bot.scheduler import Scheduler
 from config.settings import Settings
-from storage.db import sqlite_path
-from storage.locks import AlreadyRunning, ProcessFileLock
+from storage.locks import AlreadyRunning, holding_database
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +30,11 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
-    file_lock = None
-    path = sqlite_path(settings.database_url)
-    if path is not None:
-        file_lock = ProcessFileLock(path)
-        try:
-            file_lock.acquire()
-        except AlreadyRunning as exc:
-            raise RunError(str(exc)) from None
     try:
+        held = holding_database(settings.database_url)
+    except AlreadyRunning as exc:
+        raise RunError(str(exc)) from None
+    with held:
         async with open_app(settings) as app:
             scheduler = Scheduler(
                 app.pipeline,
@@ -79,6 +74,3 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
                     log.warning("stopping %s: %s", chat.platform, exc)
             if health_server is not None:
                 await health_server.cleanup()
-    finally:
-        if file_lock is not None:
-            file_lock.release()

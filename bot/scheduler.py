@@ -56,12 +56,8 @@ def due_slot(channel: Channel, now: datetime) -> datetime | None:
     if slot is None:
         return None
     # Served: a digest since the slot, or the channel (or its new schedule) is younger than it.
-    served = [
-        t for t in (channel.last_digest_at or channel.created_at, channel.schedule_set_at) if t
-    ]
-    if served and max(served) >= slot:
-        return None
-    return slot
+    served = (channel.last_digest_at or channel.created_at, channel.schedule_set_at)
+    return None if any(t is not None and t >= slot for t in served) else slot
 
 
 class Scheduler:

@@ -7,7 +7,7 @@ import fcntl
 import hashlib
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from pathlib import Path
 from typing import IO
 
@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.models import ChannelRef
+from storage.db import sqlite_path
 
 
 def _key(ref: ChannelRef) -> int:
@@ -70,6 +71,19 @@ class AlreadyRunning(Exception):
     def __init__(self, message: str, holder: str) -> None:
         super().__init__(message)
         self.holder = holder
+
+
+def holding_database(database_url: str) -> ExitStack:
+    """The SQLite database's process lock, held until the returned stack is closed (use it as
+    `with`); nothing to hold for PostgreSQL. Raises AlreadyRunning when another process has it:
+    `paperbot run` for its whole life, a CLI command that posts for its own."""
+    held = ExitStack()
+    path = sqlite_path(database_url)
+    if path is not None:
+        lock = ProcessFileLock(path)
+        lock.acquire()
+        held.callback(lock.release)
+    return held
 
 
 class ProcessFileLock:
