@@ -216,7 +216,8 @@ class Plan:
 
     It matches when every `required` key is present (a starred wildcard, `graph*`, when it
     starts a word: the index's wildcard scan adds those to the keys), no `forbidden` one is, each
-    of `groups` has one present, every one of `phrases` is in the title or abstract, and `rest`
+    of `groups` has one present, every one of `phrases` is in the title or abstract, each of
+    `fielded` (field, phrase) in its field, every one of `upvotes` accepts the paper's, and `rest`
     (if any) holds. `report` lists the terms a match reports, in
     query order, each with whether only when present (a word of an OR); `walk` says to find them
     by walking the tree instead (an OR of more than words).
@@ -226,6 +227,8 @@ class Plan:
     forbidden: frozenset[str]
     groups: tuple[frozenset[str], ...]
     phrases: tuple[str, ...]  # plain phrases (" a b c ") that must be in the title or abstract
+    fielded: tuple[tuple[str, str], ...]  # (field, plain phrase) for `title:` and `abstract:`
+    upvotes: tuple[Upvotes, ...]
     rest: Compiled | None
     report: tuple[tuple[CompiledTerm, bool], ...]
     terms: tuple[CompiledTerm, ...]  # every reported term (when none is optional)
@@ -241,6 +244,8 @@ class Plan:
         banned: set[str] = set()
         groups: list[frozenset[str]] = []
         phrases: list[str] = []
+        fielded: list[tuple[str, str]] = []
+        upvotes: list[Upvotes] = []
         rest: list[Compiled] = []
         for item in items:
             if _any_word(item):
@@ -252,6 +257,11 @@ class Plan:
             elif item[0] == "term" and item[1].scope == "any" and item[1].spaced is not None:
                 phrases.append(item[1].spaced)
                 words |= required(item)  # cheap to test first
+            elif item[0] == "term" and item[1].scope in SCOPES["any"] and item[1].spaced:
+                fielded.append((item[1].scope, item[1].spaced))  # the scope names its field
+                words |= required(item)
+            elif item[0] == "upvotes":
+                upvotes.append(item[1])
             elif item[0] == "not" and _any_word(item[1]):
                 banned.add(item[1][1].key)
             elif _word_group(item):
@@ -264,7 +274,8 @@ class Plan:
         walk = not _report(node, report, optional=False)
         return cls(
             _frozen(words), _frozen(banned), tuple(groups),
-            tuple(dict.fromkeys(phrases)), remainder,
+            tuple(dict.fromkeys(phrases)), tuple(dict.fromkeys(fielded)), tuple(upvotes),
+            remainder,
             tuple(report.items()), tuple(report), any(report.values()), walk,
         )  # fmt: skip
 
@@ -340,8 +351,8 @@ class PaperView:
         `author`."""
         found = self._sets.get(scope)
         if found is None:
-            if scope == "any":
-                found = self.keys_in("title") | self.keys_in("abstract")
+            if scope == "any":  # one set of both fields' keys (not a union of two sets)
+                found = frozenset(self.tokens("title").keys + self.tokens("abstract").keys)
             else:
                 found = self.tokens(SCOPES[scope][0]).keyset
             self._sets[scope] = found

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import lru_cache
-from itertools import chain, filterfalse
-from operator import attrgetter, itemgetter
-
-import ahocorasick
+from itertools import chain
+from operator import attrgetter
 
 from bot.evaluate import (
     Anchor,
@@ -32,12 +30,12 @@ from bot.evaluate import (
 from bot.evaluate import (
     terms as all_terms,
 )
+from bot.gather import BEST, Checks, Kernel
 from bot.models import Hit, Paper
+from bot.postings import Posting, Postings, Wildcards
 from bot.query import Query
-from bot.text import Tokens
 
 TEXT_FIELDS = ("title", "abstract", "authors")
-_second = itemgetter(1)
 
 
 @lru_cache(maxsize=2048)
@@ -79,13 +77,20 @@ def _shared_label(terms: tuple[CompiledTerm, ...]) -> bool:
 class _Entry:
     """One distinct query in the index (by canonical text) and the keys subscribed to it."""
 
-    __slots__ = ("anchors", "compiled", "keys", "plan", "proofs", "shared", "terms")
+    __slots__ = ("anchors", "checks", "compiled", "keys", "plan", "proofs", "shared", "terms")
 
     def __init__(self, compiled: Compiled) -> None:
         self.compiled = compiled
         self.keys: dict[int, None] = {}
         anchors = cover(compiled)
-        self.plan = Plan.of(compiled, _proven(compiled, anchors))
+        self.plan = plan = Plan.of(compiled, _proven(compiled, anchors))
+        # What bot.gather.evaluate tests of the plan (and whether anything is left after).
+        self.checks: Checks = (
+            tuple(plan.required),
+            tuple(plan.forbidden),
+            tuple(map(tuple, plan.groups)),
+            bool(plan.phrases or plan.fielded or plan.upvotes) or plan.rest is not None,
+        )
         # The terms a match reports, when they do not depend on the paper.
         self.terms = None if self.plan.walk or self.plan.optional else self.plan.terms
         self.shared = self.terms is not None and _shared_label(self.terms)
@@ -129,7 +134,7 @@ def _settled(plan: Plan, anchors: list[Anchor]) -> bool:
     """Whether finding any of `anchors` proves the plan holds: they are all co-occurrences, and
     each pair alone holds every required word or wildcard and one word of every group (nothing
     else to test)."""
-    if plan.forbidden or plan.phrases or plan.rest is not None:
+    if plan.forbidden or plan.phrases or plan.fielded or plan.upvotes or plan.rest is not None:
         return False
     for _, kind, value in anchors:
         if kind != "cooc":
@@ -150,62 +155,21 @@ def _proven(compiled: Compiled, anchors: list[Anchor] | None) -> CompiledTerm | 
     return None
 
 
-class _Posting:
-    """What finding one anchor in a paper says: the queries it makes worth evaluating, and the
-    subscriptions (keys) whose query it alone proves matched."""
-
-    __slots__ = ("entries", "keys")
-
-    def __init__(self) -> None:
-        self.entries: dict[_Entry, None] = {}
-        self.keys: dict[int, None] = {}
-
-
-class _Partners(set[str]):
-    """The words and wildcards that a co-occurrence anchor pairs with one word (a set, so a
-    paper's keys test it in C), each with its posting."""
-
-    __slots__ = ("postings",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.postings: dict[str, _Posting] = {}
-
-
-class _Vocable:
-    """What the index holds under one word or wildcard (`graph*`) of the title and abstract:
-    its own posting, and its co-occurrence partners. One table for both, so a paper's keys are
-    looked up in it once."""
-
-    __slots__ = ("partners", "posting")
-
-    def __init__(self) -> None:
-        self.posting: _Posting | None = None
-        self.partners: _Partners | None = None
-
-
-_entries_of = attrgetter("entries")
-_keys_of = attrgetter("keys")
-_posting_of = attrgetter("posting")
-_partners_of = attrgetter("partners")
+_subscribers = attrgetter("keys")  # of an _Entry
 
 
 class SubscriptionIndex:
     """All subscriptions, indexed so that a paper evaluates only the queries it may match."""
 
-    def __init__(self) -> None:
+    def __init__(self, kernel: Kernel = BEST) -> None:
+        self._kernel = kernel  # the inner loops: compiled where built (see bot.gather)
         self._compiler = Compiler()
         self._by_canonical: dict[str, _Entry] = {}
         self._by_key: dict[int, _Entry] = {}
         self._canonical: dict[int, str] = {}
-        # word or wildcard of the title and abstract -> its posting and co-occurrences
-        self._vocabulary: dict[str, _Vocable] = {}
-        # (field, anchor kind) -> anchor value -> posting, for every other anchor
-        self._postings: dict[tuple[str, str], dict[object, _Posting]] = {}
-        self._always = _Posting()  # the queries with no anchor (`upvotes:>=10`, `-a -b c*`...)
-        self._automata: dict[str, ahocorasick.Automaton | None] = {}
-        # field -> wildcard prefix -> how many terms use it
-        self._prefix_uses: dict[str, dict[str, int]] = {}
+        self._postings = Postings()
+        self._always: dict[_Entry, Checks] = {}  # queries with no anchor (`upvotes:>=10`...)
+        self._wildcards = Wildcards()  # of every text field (a wildcard starts a word or not)
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -225,7 +189,7 @@ class SubscriptionIndex:
             self._count_prefixes(entry, +1)
         entry.keys[key] = None
         for anchor in entry.proofs:
-            self._posting(anchor).keys[key] = None
+            self._postings.add_key(anchor, key)
         self._by_key[key] = entry
         self._canonical[key] = query.canonical
 
@@ -237,8 +201,7 @@ class SubscriptionIndex:
         canonical = self._canonical.pop(key)
         del entry.keys[key]
         for anchor in entry.proofs:
-            del self._posting(anchor).keys[key]
-            self._prune(anchor)
+            self._postings.remove_key(anchor, key)
         if not entry.keys:
             del self._by_canonical[canonical]
             self._post(entry, add=False)
@@ -256,7 +219,7 @@ class SubscriptionIndex:
         """The keys whose query matches `paper`: `match` without working out the hits, for a
         caller that explains only the matches it shows (see explain_keys)."""
         proven, evaluated = self._decide(PaperView(paper))
-        proven.update(chain.from_iterable(map(_keys_of, evaluated)))
+        proven.update(chain.from_iterable(map(_subscribers, evaluated)))
         return list(proven)
 
     def explain_keys(self, paper: Paper, keys: Iterable[int]) -> dict[int, tuple[Hit, ...]]:
@@ -273,29 +236,51 @@ class SubscriptionIndex:
         proven, candidates, present = self._gather(view)
         return proven, self._evaluate(view, present, candidates)
 
-    def _gather(self, view: PaperView) -> tuple[set[int], dict[_Entry, None], frozenset[str]]:
+    def _gather(self, view: PaperView) -> tuple[set[int], dict[_Entry, Checks], frozenset[str]]:
         """The keys an anchor in the paper proves matched, the queries to evaluate, and what is
-        present in the title and abstract (see _scan)."""
-        found, present = self._scan(view)
-        proven = set(chain.from_iterable(map(_keys_of, found)))
-        return proven, dict.fromkeys(chain.from_iterable(map(_entries_of, found))), present
+        present in its title and abstract: their keys, and the wildcards (starred) that start
+        one of their words."""
+        proven: set[int] = set()
+        candidates = self._always.copy()
+        title, abstract = view.tokens("title"), view.tokens("abstract")
+        present = view.keys_in("any")
+        if self._wildcards.uses:
+            # Anchors pull in the queries of the wildcards found, and the view learns which
+            # wildcards hold (no search later).
+            view.prefixes["title"] = in_title = self._wildcards_in(title.words)
+            view.prefixes["abstract"] = in_abstract = self._wildcards_in(abstract.words)
+            if in_title or in_abstract:
+                present = present.union(in_title, in_abstract)
+        sequences = (title.keys, abstract.keys)
+        tables = self._postings
+        self._kernel.gather(
+            present,
+            sequences,
+            tables.vocabulary,
+            tables.pairs,
+            tables.pair_bits,
+            proven,
+            candidates,
+        )
+        found = self._scan_fields(view)
+        if found:
+            self._kernel.merge(found, proven, candidates)
+        return proven, candidates, present
+
+    def _wildcards_in(self, words: tuple[str, ...]) -> set[str]:
+        """The index's wildcards (starred) that start one of `words`."""
+        table = self._wildcards
+        return self._kernel.wildcards(words, table, table.shortest)
 
     def _evaluate(
-        self, view: PaperView, present: frozenset[str], candidates: Iterable[_Entry]
+        self, view: PaperView, present: frozenset[str], candidates: dict[_Entry, Checks]
     ) -> list[_Entry]:
         """The candidates whose query holds for the paper; `present` holds the keys of its
         title and abstract, and the wildcards that start one of their words."""
-        has_all, has_none = present.issuperset, present.isdisjoint
+        matched, pending = self._kernel.evaluate(candidates, present)
         spaced: str | None = None
-        matched: list[_Entry] = []
-        for entry in candidates:
+        for entry in pending:  # the plan's set tests hold: its phrases and the rest are left
             plan = entry.plan
-            if plan.required and not has_all(plan.required):
-                continue
-            if plan.forbidden and not has_none(plan.forbidden):
-                continue
-            if plan.groups and any(map(has_none, plan.groups)):
-                continue
             if plan.phrases:
                 if spaced is None:  # both fields' keys, apart so no phrase spans the two
                     spaced = (
@@ -303,6 +288,12 @@ class SubscriptionIndex:
                     )
                 if not all(map(spaced.__contains__, plan.phrases)):
                     continue
+            if plan.upvotes and not all(u.accepts(view.paper.upvotes) for u in plan.upvotes):
+                continue
+            if plan.fielded and not all(
+                phrase in view.tokens(field).spaced_keys for field, phrase in plan.fielded
+            ):
+                continue
             if plan.rest is not None and not view.matches(plan.rest):
                 continue
             matched.append(entry)
@@ -357,35 +348,11 @@ class SubscriptionIndex:
         proven, candidates, _ = self._gather(PaperView(paper))
         return len({self._by_key[key] for key in proven}), len(candidates)
 
-    def _scan(self, view: PaperView) -> tuple[list[_Posting], frozenset[str]]:
-        """The postings of every anchor in the paper, and what is present in its title and
-        abstract: their keys, and the wildcards (starred) that start one of their words."""
-        # Postings gathered by C-level maps and set operations: no Python loop per anchor.
-        found: list[_Posting] = [self._always]
-        postings = self._postings
-        title, abstract = view.tokens("title"), view.tokens("abstract")
-        present = view.keys_in("any")
-        wild: set[str] = set()
-        for field, tokens in (("title", title), ("abstract", abstract)):
-            if self._prefix_uses.get(field):
-                # One scan finds every wildcard of the index in this field: anchors pull in
-                # their queries, and the view learns which wildcards hold (no search later).
-                view.prefixes[field] = here = self._wildcards(field, tokens)
-                wild |= here
-        if wild:
-            present = present | wild
-        vocabulary = self._vocabulary
-        vocables = list(map(vocabulary.__getitem__, vocabulary.keys() & present))
-        found += filter(None, map(_posting_of, vocables))
-        # Most words that start a co-occurrence meet none of their partners: those are passed
-        # over in C, and only the few that do are intersected.
-        for partners in filterfalse(present.isdisjoint, filter(None, map(_partners_of, vocables))):
-            found += map(partners.postings.__getitem__, partners & present)
-        table = postings.get(("any", "pair"))
-        if table:
-            # Filtering the adjacent pairs as they are made beats building a set of them.
-            pairs = chain(title.pairwise(), abstract.pairwise())
-            found += map(table.__getitem__, filter(table.__contains__, pairs))
+    def _scan_fields(self, view: PaperView) -> list[Posting]:
+        """The postings of the paper's anchors of one field (`title:`, `abstract:`, `author:`)
+        and of its categories."""
+        found: list[Posting] = []
+        postings = self._postings.fields
         for field in TEXT_FIELDS:  # terms of one field: `title:`, `abstract:`, `author:`
             words = postings.get((field, "word"))
             pairs = postings.get((field, "pair"))
@@ -394,13 +361,13 @@ class SubscriptionIndex:
                 continue
             tokens = view.tokens(field)
             if words:
-                found += map(words.__getitem__, words.keys() & tokens.keyset)
+                found += map(words.__getitem__, filter(words.__contains__, tokens.keys))
             if pairs:
                 found += map(pairs.__getitem__, filter(pairs.__contains__, tokens.pairwise()))
             if prefixes:
                 here = view.prefixes.get(field)
                 if here is None:
-                    view.prefixes[field] = here = self._wildcards(field, tokens)
+                    view.prefixes[field] = here = self._wildcards_in(tokens.words)
                 found += map(prefixes.__getitem__, prefixes.keys() & here)
         cats = postings.get(("categories", "cat"))
         cat_prefixes = postings.get(("categories", "catprefix"))
@@ -411,108 +378,26 @@ class SubscriptionIndex:
                 for prefix, posting in (cat_prefixes or {}).items():
                     if name.startswith(prefix):  # type: ignore[attr-defined]
                         found.append(posting)
-        return found, present
-
-    def _wildcards(self, field: str, tokens: Tokens) -> set[str]:
-        """The index's wildcards (starred) that start a word of `field`, found in one scan."""
-        return set(map(_second, self._automaton(field).iter(tokens.spaced_words)))
-
-    def _posting(self, anchor: Anchor) -> _Posting:
-        """The posting of `anchor`, made if new."""
-        field, kind, value = anchor
-        if field == "any" and kind != "pair":
-            first = value[0] if kind == "cooc" else value
-            vocable = self._vocabulary.get(first)  # type: ignore[arg-type]
-            if vocable is None:
-                vocable = self._vocabulary[first] = _Vocable()  # type: ignore[index]
-            if kind != "cooc":
-                if vocable.posting is None:
-                    vocable.posting = _Posting()
-                return vocable.posting
-            if vocable.partners is None:
-                vocable.partners = _Partners()
-            partners, second = vocable.partners, value[1]
-            if second not in partners:
-                partners.add(second)  # type: ignore[arg-type]
-                partners.postings[second] = _Posting()  # type: ignore[index]
-            return partners.postings[second]  # type: ignore[index]
-        table = self._postings.setdefault((field, kind), {})
-        posting = table.get(value)
-        if posting is None:
-            posting = table[value] = _Posting()
-        return posting
-
-    def _prune(self, anchor: Anchor) -> None:
-        """Forget `anchor`'s posting if it no longer holds anything."""
-        field, kind, value = anchor
-        if field == "any" and kind != "pair":
-            first = value[0] if kind == "cooc" else value
-            vocable = self._vocabulary[first]  # type: ignore[index]
-            if kind == "cooc":
-                partners, second = vocable.partners, value[1]
-                assert partners is not None
-                posting = partners.postings[second]  # type: ignore[index]
-                if posting.entries or posting.keys:
-                    return
-                partners.discard(second)  # type: ignore[arg-type]
-                del partners.postings[second]  # type: ignore[arg-type]
-                if not partners:
-                    vocable.partners = None
-            else:
-                posting = vocable.posting  # type: ignore[assignment]
-                if posting.entries or posting.keys:
-                    return
-                vocable.posting = None
-            if vocable.posting is None and vocable.partners is None:
-                del self._vocabulary[first]  # type: ignore[arg-type]
-            return
-        table = self._postings[(field, kind)]
-        posting = table[value]
-        if posting.entries or posting.keys:
-            return
-        del table[value]
-        if not table:
-            del self._postings[(field, kind)]
+        return found
 
     def _post(self, entry: _Entry, *, add: bool) -> None:
         """Make `entry` a candidate under its anchors that do not prove it (or drop it)."""
         if entry.anchors is None:
             if add:
-                self._always.entries[entry] = None
+                self._always[entry] = entry.checks
             else:
-                del self._always.entries[entry]
+                del self._always[entry]
             return
         for anchor in entry.anchors:
             if anchor in entry.proofs:
                 continue  # its keys are posted one by one (add and remove)
             if add:
-                self._posting(anchor).entries[entry] = None
+                self._postings.add_entry(anchor, entry, entry.checks)
             else:
-                del self._posting(anchor).entries[entry]
-                self._prune(anchor)
+                self._postings.remove_entry(anchor, entry)
 
     def _count_prefixes(self, entry: _Entry, step: int) -> None:
-        """Count the one-wildcard terms of `entry` per field (the automaton looks for them all)."""
+        """Count the one-wildcard text terms of `entry` (the wildcard table looks for them all)."""
         for term in all_terms(entry.compiled):
-            if term.scope == "cat" or len(term.parts) > 1 or not term.parts[0][1]:
-                continue
-            for field in term.fields:
-                uses = self._prefix_uses.setdefault(field, {})
-                uses[term.key] = uses.get(term.key, 0) + step
-                if uses[term.key] in (0, 1) and (step > 0) == (uses[term.key] == 1):
-                    self._automata[field] = None  # the set changed: rebuilt on the next match
-                if not uses[term.key]:
-                    del uses[term.key]
-
-    def _automaton(self, field: str) -> ahocorasick.Automaton:
-        """The Aho-Corasick automaton that finds every wildcard prefix of a field's queries in
-        one scan of its words joined by spaces, each as " prefix" (so only at a word's start);
-        it reports each as the starred wildcard (`graph*`)."""
-        automaton = self._automata.get(field)
-        if automaton is None:
-            automaton = ahocorasick.Automaton()
-            for prefix in self._prefix_uses[field]:
-                automaton.add_word(f" {prefix}", f"{prefix}*")
-            automaton.make_automaton()
-            self._automata[field] = automaton
-        return automaton
+            if term.scope != "cat" and len(term.parts) == 1 and term.parts[0][1]:
+                self._wildcards.count(term.key, step)

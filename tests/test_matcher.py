@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.gather import COMPILED, PYTHON, Kernel
 from bot.matcher import SubscriptionIndex, explain
 from bot.models import Hit, Paper
 from bot.query import And, Node, Not, Or, Term, canonical, parse
@@ -376,11 +377,20 @@ def _parsed(texts: list[str]) -> list:  # type: ignore[type-arg]
     return out
 
 
+# The index on each implementation of its inner loops (bot.gather): the C one where it was built.
+KERNELS = pytest.mark.parametrize(
+    "kernel", [PYTHON, *([COMPILED] if COMPILED else [])], ids=lambda k: k.name.split()[0]
+)
+
+
+@KERNELS
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(queries(), min_size=1, max_size=12), st.lists(papers(), min_size=1, max_size=4))
-def test_index_agrees_with_naive_matching(query_texts: list[str], batch: list[Paper]) -> None:
+def test_index_agrees_with_naive_matching(
+    kernel: Kernel, query_texts: list[str], batch: list[Paper]
+) -> None:
     parsed = _parsed(query_texts)
-    index = SubscriptionIndex()
+    index = SubscriptionIndex(kernel)
     for key, query in enumerate(parsed):
         index.add(key, query)
     batch = [replace(p, id=f"arxiv:{i}") for i, p in enumerate(batch)]
@@ -431,13 +441,14 @@ def test_queries_with_one_key_match_the_same_papers(text: str, batch: list[Paper
         assert naive_matches(other, p) == naive_matches(query, p), (query, other)
 
 
+@KERNELS
 @settings(max_examples=60, deadline=None)
 @given(st.lists(queries(), min_size=2, max_size=10), papers(), st.data())
 def test_index_stays_right_as_subscriptions_come_and_go(
-    query_texts: list[str], p: Paper, data: st.DataObject
+    kernel: Kernel, query_texts: list[str], p: Paper, data: st.DataObject
 ) -> None:
     parsed = _parsed(query_texts)
-    index = SubscriptionIndex()
+    index = SubscriptionIndex(kernel)
     live: dict[int, object] = {}
     for key, query in enumerate(parsed):
         index.add(key, query)

@@ -1,0 +1,404 @@
+/* The index's inner step in C: bot.gather.gather_python is the reference and says what this does.
+ *
+ * gather(present, sequences, vocabulary, pair_filter, pair_bits, proven, candidates) -> None
+ *
+ * Adds to `proven` (a set) the keys, and to `candidates` (a dict) the entries with their
+ * checks, of every posting the paper reaches. The layout is bot.postings's: a vocable is
+ * (own, partners, followers), each a dict or None; a posting is a dict of key -> None and
+ * entry -> checks.
+ *
+ * evaluate(candidates, present) -> (matched, pending)
+ *
+ * Splits the candidates whose checks hold: see bot.gather.evaluate_python. Only dictionary and set probes: no Python code runs, so
+ * the tables cannot change under the loops.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+/* Add a posting's keys (its items mapped to None) to `proven`, and its entries (mapped to their
+ * checks) to `candidates`. */
+static int
+merge_one(PyObject *posting, PyObject *proven, PyObject *candidates)
+{
+    if (!PyDict_Check(posting)) {
+        PyErr_SetString(PyExc_TypeError, "a posting is a dict");
+        return -1;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *item, *checks;
+    while (PyDict_Next(posting, &pos, &item, &checks)) {
+        if (checks == Py_None ? PySet_Add(proven, item) < 0
+                              : PyDict_SetItem(candidates, item, checks) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Merge the posting under `key` in `table`, if there is one. */
+static int
+merge_at(PyObject *table, PyObject *key, PyObject *proven, PyObject *candidates)
+{
+    PyObject *posting = PyDict_GetItemWithError(table, key); /* borrowed */
+    if (posting == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    return merge_one(posting, proven, candidates);
+}
+
+/* The postings of the partners of one word that are in `present`. */
+static int
+merge_partners(PyObject *partners, PyObject *present, PyObject *proven, PyObject *candidates)
+{
+    if (PyDict_GET_SIZE(partners) <= PySet_GET_SIZE(present)) {
+        Py_ssize_t pos = 0;
+        PyObject *partner, *posting;
+        while (PyDict_Next(partners, &pos, &partner, &posting)) {
+            int found = PySet_Contains(present, partner);
+            if (found < 0 || (found && merge_one(posting, proven, candidates) < 0)) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    PyObject *iterator = PyObject_GetIter(present);
+    if (iterator == NULL) {
+        return -1;
+    }
+    PyObject *word;
+    while ((word = PyIter_Next(iterator)) != NULL) {
+        int failed = merge_at(partners, word, proven, candidates);
+        Py_DECREF(word);
+        if (failed) {
+            Py_DECREF(iterator);
+            return -1;
+        }
+    }
+    Py_DECREF(iterator);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* One present word's vocable (own, partners, followers), each a dict or None: its own posting,
+ * and its partners in `present` (followers are read by merge_pairs). */
+static int
+visit(PyObject *vocable, PyObject *present, PyObject *proven, PyObject *candidates)
+{
+    if (!PyTuple_Check(vocable) || PyTuple_GET_SIZE(vocable) != 3) {
+        PyErr_SetString(PyExc_TypeError, "a vocable is (own, partners, followers)");
+        return -1;
+    }
+    PyObject *own = PyTuple_GET_ITEM(vocable, 0);
+    PyObject *partners = PyTuple_GET_ITEM(vocable, 1);
+    if (own != Py_None && merge_one(own, proven, candidates) < 0) {
+        return -1;
+    }
+    if (partners != Py_None) {
+        if (!PyDict_Check(partners)) {
+            PyErr_SetString(PyExc_TypeError, "a vocable's partners are a dict or None");
+            return -1;
+        }
+        if (merge_partners(partners, present, proven, candidates) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The slot of the pair (first, second) in the pair filter: bot.postings.pair_slot. */
+static int
+pair_slot(PyObject *first, PyObject *second, int bits, Py_ssize_t *slot)
+{
+    Py_hash_t a = PyObject_Hash(first), b = PyObject_Hash(second);
+    if (a == -1 || b == -1) {
+        return -1;
+    }
+    uint64_t mixed = ((uint64_t)a * UINT64_C(0x9E3779B97F4A7C15)) ^ (uint64_t)b;
+    *slot = (Py_ssize_t)((mixed * UINT64_C(0xC2B2AE3D27D4EB4F)) >> (64 - bits));
+    return 0;
+}
+
+/* The postings of the adjacent pairs of `keys` (a tuple of words) that are anchors: each pair
+ * the filter lets through is looked up in its first word's followers. */
+static int
+merge_pairs(PyObject *keys, PyObject *vocabulary, const unsigned char *filter, int bits,
+            PyObject *proven, PyObject *candidates)
+{
+    if (!PyTuple_Check(keys)) {
+        PyErr_SetString(PyExc_TypeError, "each sequence is a tuple of words");
+        return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(keys), slot;
+    for (Py_ssize_t i = 0; i + 1 < n; i++) {
+        PyObject *first = PyTuple_GET_ITEM(keys, i), *second = PyTuple_GET_ITEM(keys, i + 1);
+        if (pair_slot(first, second, bits, &slot) < 0) {
+            return -1;
+        }
+        if (!filter[slot]) {
+            continue;
+        }
+        PyObject *vocable = PyDict_GetItemWithError(vocabulary, first); /* borrowed */
+        if (vocable == NULL) {
+            if (PyErr_Occurred()) {
+                return -1;
+            }
+            continue;
+        }
+        if (!PyTuple_Check(vocable) || PyTuple_GET_SIZE(vocable) != 3) {
+            PyErr_SetString(PyExc_TypeError, "a vocable is (own, partners, followers)");
+            return -1;
+        }
+        PyObject *followers = PyTuple_GET_ITEM(vocable, 2);
+        if (followers == Py_None) {
+            continue;
+        }
+        if (!PyDict_Check(followers)) {
+            PyErr_SetString(PyExc_TypeError, "a vocable's followers are a dict or None");
+            return -1;
+        }
+        if (merge_at(followers, second, proven, candidates) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "gather(present, sequences, vocabulary, pair_filter, "
+                                         "pair_bits, proven, candidates)");
+        return NULL;
+    }
+    PyObject *present = args[0], *sequences = args[1], *vocabulary = args[2], *filter = args[3],
+             *proven = args[5], *candidates = args[6];
+    long bits = PyLong_Check(args[4]) ? PyLong_AsLong(args[4]) : -1;
+    if (!PyAnySet_Check(present) || !PyTuple_Check(sequences) || !PyDict_Check(vocabulary) ||
+        !PyByteArray_Check(filter) || bits < 1 || bits > 32 ||
+        PyByteArray_GET_SIZE(filter) != ((Py_ssize_t)1 << bits) || !PySet_Check(proven) ||
+        !PyDict_Check(candidates)) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_TypeError, "gather(frozenset, tuple, dict, bytearray of 2**bits, "
+                                         "bits, set, dict) expected");
+        return NULL;
+    }
+    PyObject *iterator = PyObject_GetIter(present);
+    if (iterator == NULL) {
+        return NULL;
+    }
+    PyObject *word;
+    while ((word = PyIter_Next(iterator)) != NULL) {
+        PyObject *vocable = PyDict_GetItemWithError(vocabulary, word); /* borrowed */
+        int failed = vocable == NULL ? PyErr_Occurred() != NULL
+                                     : visit(vocable, present, proven, candidates) < 0;
+        Py_DECREF(word);
+        if (failed) {
+            Py_DECREF(iterator);
+            return NULL;
+        }
+    }
+    Py_DECREF(iterator);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    const unsigned char *bytes = (const unsigned char *)PyByteArray_AS_STRING(filter);
+    for (Py_ssize_t s = 0; s < PyTuple_GET_SIZE(sequences); s++) {
+        if (merge_pairs(PyTuple_GET_ITEM(sequences, s), vocabulary, bytes, (int)bits, proven,
+                        candidates) < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+/* 1 if every item of the tuple `items` is in `present`, 0 if one is not, -1 on error. */
+static int
+has_all(PyObject *present, PyObject *items)
+{
+    if (!PyTuple_Check(items)) {
+        PyErr_SetString(PyExc_TypeError, "a check is a tuple of words");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); i++) {
+        int found = PySet_Contains(present, PyTuple_GET_ITEM(items, i));
+        if (found <= 0) {
+            return found;
+        }
+    }
+    return 1;
+}
+
+/* 1 if an item of the tuple `items` is in `present`, 0 if none is, -1 on error. */
+static int
+has_any(PyObject *present, PyObject *items)
+{
+    if (!PyTuple_Check(items)) {
+        PyErr_SetString(PyExc_TypeError, "a check is a tuple of words");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); i++) {
+        int found = PySet_Contains(present, PyTuple_GET_ITEM(items, i));
+        if (found != 0) {
+            return found;
+        }
+    }
+    return 0;
+}
+
+/* 1 if the checks (required, forbidden, groups, more) hold for `present`, 0 if not, -1 on error. */
+static int
+holds(PyObject *checks, PyObject *present)
+{
+    if (!PyTuple_Check(checks) || PyTuple_GET_SIZE(checks) != 4 ||
+        !PyTuple_Check(PyTuple_GET_ITEM(checks, 2))) {
+        PyErr_SetString(PyExc_TypeError, "checks are (required, forbidden, groups, more)");
+        return -1;
+    }
+    int ok = has_all(present, PyTuple_GET_ITEM(checks, 0));
+    if (ok <= 0) {
+        return ok;
+    }
+    int banned = has_any(present, PyTuple_GET_ITEM(checks, 1));
+    if (banned != 0) {
+        return banned < 0 ? -1 : 0;
+    }
+    PyObject *groups = PyTuple_GET_ITEM(checks, 2);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(groups); i++) {
+        ok = has_any(present, PyTuple_GET_ITEM(groups, i));
+        if (ok <= 0) {
+            return ok;
+        }
+    }
+    return 1;
+}
+
+static PyObject *
+evaluate(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyDict_Check(args[0]) || !PyAnySet_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "evaluate(dict, frozenset) expected");
+        return NULL;
+    }
+    PyObject *candidates = args[0], *present = args[1];
+    PyObject *matched = PyList_New(0), *pending = PyList_New(0);
+    if (matched == NULL || pending == NULL) {
+        goto error;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *entry, *checks;
+    while (PyDict_Next(candidates, &pos, &entry, &checks)) {
+        int ok = holds(checks, present);
+        if (ok < 0) {
+            goto error;
+        }
+        if (ok) {
+            int more = PyObject_IsTrue(PyTuple_GET_ITEM(checks, 3));
+            if (more < 0 || PyList_Append(more ? pending : matched, entry) < 0) {
+                goto error;
+            }
+        }
+    }
+    return Py_BuildValue("(NN)", matched, pending);
+error:
+    Py_XDECREF(matched);
+    Py_XDECREF(pending);
+    return NULL;
+}
+
+/* wildcards(words, table, shortest) -> set: every wildcard table[w] gives for a w in words of
+ * at least `shortest` characters. `table` is a dict (or a subclass whose __missing__ fills it)
+ * of word -> tuple of wildcards. */
+static PyObject *
+wildcards(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyTuple_Check(args[0]) || !PyDict_Check(args[1]) ||
+        !PyLong_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "wildcards(tuple, dict, int) expected");
+        return NULL;
+    }
+    PyObject *words = args[0], *table = args[1];
+    Py_ssize_t shortest = PyLong_AsSsize_t(args[2]);
+    if (shortest == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *out = PySet_New(NULL);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(words); i++) {
+        PyObject *word = PyTuple_GET_ITEM(words, i);
+        if (!PyUnicode_Check(word)) {
+            PyErr_SetString(PyExc_TypeError, "words are str");
+            goto error;
+        }
+        if (PyUnicode_GET_LENGTH(word) < shortest) {
+            continue;
+        }
+        PyObject *found = PyDict_GetItemWithError(table, word); /* borrowed */
+        if (found != NULL) {
+            Py_INCREF(found);
+        }
+        else if (PyErr_Occurred() || (found = PyObject_GetItem(table, word)) == NULL) {
+            goto error; /* PyObject_GetItem: a word not seen yet, through __missing__ */
+        }
+        if (!PyTuple_Check(found)) {
+            Py_DECREF(found);
+            PyErr_SetString(PyExc_TypeError, "a word's wildcards are a tuple");
+            goto error;
+        }
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(found); j++) {
+            if (PySet_Add(out, PyTuple_GET_ITEM(found, j)) < 0) {
+                Py_DECREF(found);
+                goto error;
+            }
+        }
+        Py_DECREF(found);
+    }
+    return out;
+error:
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* merge(postings, proven, candidates) -> None: merge_one for each posting of a list. */
+static PyObject *
+merge(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyList_Check(args[0]) || !PySet_Check(args[1]) || !PyDict_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "merge(list, set, dict) expected");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(args[0]); i++) {
+        if (merge_one(PyList_GET_ITEM(args[0], i), args[1], args[2]) < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"gather", (PyCFunction)(void (*)(void))gather, METH_FASTCALL,
+     "gather(present, sequences, vocabulary, pair_filter, pair_bits, proven, candidates)"
+     " -> None\n\n"
+     "What bot.gather.gather_python does, in C."},
+    {"evaluate", (PyCFunction)(void (*)(void))evaluate, METH_FASTCALL,
+     "evaluate(candidates, present) -> (matched, pending)\n\n"
+     "What bot.gather.evaluate_python does, in C."},
+    {"merge", (PyCFunction)(void (*)(void))merge, METH_FASTCALL,
+     "merge(postings, proven, candidates) -> None\n\nWhat bot.gather.merge_python does, in C."},
+    {"wildcards", (PyCFunction)(void (*)(void))wildcards, METH_FASTCALL,
+     "wildcards(words, table, shortest) -> set\n\nWhat bot.gather.wildcards_python does, in C."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "bot._gather", "The index's inner step in C (see bot.gather).", 0,
+    methods,
+};
+
+PyMODINIT_FUNC
+PyInit__gather(void)
+{
+    return PyModule_Create(&module);
+}
