@@ -4,10 +4,10 @@
  *
  * Adds to `proven` (a set) the keys, and to `candidates` (a dict) the entries with their
  * checks, of every posting the paper reaches. The layout is bot.postings's: a vocable is
- * (own, partners, followers), each a dict or None; a posting is a dict of key -> None and
+ * (own, partners, partner hashes, followers); a posting is a dict of key -> None and
  * entry -> checks.
  *
- * evaluate(candidates, present) -> (matched, pending)
+ * evaluate(candidates, present, upvotes) -> (matched, pending)
  *
  * Splits the candidates whose checks hold: see bot.gather.evaluate_python. Only dictionary and set probes: no Python code runs, so
  * the tables cannot change under the loops.
@@ -15,6 +15,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Add a posting's keys (its items mapped to None) to `proven`, and its entries (mapped to their
  * checks) to `candidates`. */
@@ -47,45 +48,103 @@ merge_at(PyObject *table, PyObject *key, PyObject *proven, PyObject *candidates)
     return merge_one(posting, proven, candidates);
 }
 
-/* The postings of the partners of one word that are in `present`. */
+/* The paper's present words by hash, for testing a partner's packed hash without reading the
+ * partner's string: open addressing, `size` a power of two at least twice the words. */
+typedef struct {
+    Py_ssize_t size;
+    Py_hash_t *hashes;
+    PyObject **words; /* borrowed from `present`; NULL marks an empty slot */
+} Words;
+
 static int
-merge_partners(PyObject *partners, PyObject *present, PyObject *proven, PyObject *candidates)
+words_fill(Words *table, PyObject *present)
 {
-    if (PyDict_GET_SIZE(partners) <= PySet_GET_SIZE(present)) {
-        Py_ssize_t pos = 0;
-        PyObject *partner, *posting;
-        while (PyDict_Next(partners, &pos, &partner, &posting)) {
-            int found = PySet_Contains(present, partner);
-            if (found < 0 || (found && merge_one(posting, proven, candidates) < 0)) {
-                return -1;
-            }
-        }
-        return 0;
+    Py_ssize_t size = 64;
+    while (size < 2 * PySet_GET_SIZE(present)) {
+        size *= 2;
     }
-    PyObject *iterator = PyObject_GetIter(present);
+    table->size = size;
+    table->hashes = PyMem_Calloc((size_t)size, sizeof(Py_hash_t));
+    table->words = PyMem_Calloc((size_t)size, sizeof(PyObject *));
+    if (table->hashes == NULL || table->words == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    PyObject *iterator = PyObject_GetIter(present), *word;
     if (iterator == NULL) {
         return -1;
     }
-    PyObject *word;
     while ((word = PyIter_Next(iterator)) != NULL) {
-        int failed = merge_at(partners, word, proven, candidates);
-        Py_DECREF(word);
-        if (failed) {
+        Py_hash_t hash = PyObject_Hash(word);
+        if (hash == -1) {
+            Py_DECREF(word);
             Py_DECREF(iterator);
             return -1;
         }
+        Py_ssize_t i = (Py_ssize_t)((size_t)hash & (size_t)(size - 1));
+        while (table->words[i] != NULL) {
+            i = (i + 1) & (size - 1);
+        }
+        table->hashes[i] = hash;
+        table->words[i] = word; /* present holds it */
+        Py_DECREF(word);
     }
     Py_DECREF(iterator);
     return PyErr_Occurred() ? -1 : 0;
 }
 
-/* One present word's vocable (own, partners, followers), each a dict or None: its own posting,
- * and its partners in `present` (followers are read by merge_pairs). */
-static int
-visit(PyObject *vocable, PyObject *present, PyObject *proven, PyObject *candidates)
+static void
+words_free(Words *table)
 {
-    if (!PyTuple_Check(vocable) || PyTuple_GET_SIZE(vocable) != 3) {
-        PyErr_SetString(PyExc_TypeError, "a vocable is (own, partners, followers)");
+    PyMem_Free(table->hashes);
+    PyMem_Free(table->words);
+}
+
+/* Merge the posting under each present word whose hash is `hash` (most hashes find none). */
+static int
+merge_hashed(Words *table, Py_hash_t hash, PyObject *partners, PyObject *proven,
+             PyObject *candidates)
+{
+    Py_ssize_t mask = table->size - 1, i = (Py_ssize_t)((size_t)hash & (size_t)mask);
+    for (; table->words[i] != NULL; i = (i + 1) & mask) {
+        if (table->hashes[i] == hash &&
+            merge_at(partners, table->words[i], proven, candidates) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The postings of the partners of one word that are in the paper: their packed hashes
+ * (`hashes`, bytes of int64) tested against `present`, and only those found looked up. */
+static int
+merge_partners(PyObject *partners, PyObject *hashes, Words *present, PyObject *proven,
+               PyObject *candidates)
+{
+    if (!PyDict_Check(partners) || !PyBytes_Check(hashes) ||
+        PyBytes_GET_SIZE(hashes) != PyDict_GET_SIZE(partners) * (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_TypeError, "a vocable's partners are a dict with its hashes");
+        return -1;
+    }
+    const char *packed = PyBytes_AS_STRING(hashes);
+    for (Py_ssize_t k = 0; k < PyDict_GET_SIZE(partners); k++) {
+        int64_t hash;
+        memcpy(&hash, packed + k * (Py_ssize_t)sizeof(int64_t), sizeof hash);
+        if (merge_hashed(present, (Py_hash_t)hash, partners, proven, candidates) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One present word's vocable (own, partners, partner hashes, followers): its own posting, and
+ * its partners in the paper (followers are read by merge_pairs). */
+static int
+visit(PyObject *vocable, Words *present, PyObject *proven, PyObject *candidates)
+{
+    if (!PyTuple_Check(vocable) || PyTuple_GET_SIZE(vocable) != 4) {
+        PyErr_SetString(PyExc_TypeError,
+                        "a vocable is (own, partners, partner hashes, followers)");
         return -1;
     }
     PyObject *own = PyTuple_GET_ITEM(vocable, 0);
@@ -93,14 +152,9 @@ visit(PyObject *vocable, PyObject *present, PyObject *proven, PyObject *candidat
     if (own != Py_None && merge_one(own, proven, candidates) < 0) {
         return -1;
     }
-    if (partners != Py_None) {
-        if (!PyDict_Check(partners)) {
-            PyErr_SetString(PyExc_TypeError, "a vocable's partners are a dict or None");
-            return -1;
-        }
-        if (merge_partners(partners, present, proven, candidates) < 0) {
-            return -1;
-        }
+    if (partners != Py_None &&
+        merge_partners(partners, PyTuple_GET_ITEM(vocable, 2), present, proven, candidates) < 0) {
+        return -1;
     }
     return 0;
 }
@@ -144,11 +198,12 @@ merge_pairs(PyObject *keys, PyObject *vocabulary, const unsigned char *filter, i
             }
             continue;
         }
-        if (!PyTuple_Check(vocable) || PyTuple_GET_SIZE(vocable) != 3) {
-            PyErr_SetString(PyExc_TypeError, "a vocable is (own, partners, followers)");
+        if (!PyTuple_Check(vocable) || PyTuple_GET_SIZE(vocable) != 4) {
+            PyErr_SetString(PyExc_TypeError,
+                            "a vocable is (own, partners, partner hashes, followers)");
             return -1;
         }
-        PyObject *followers = PyTuple_GET_ITEM(vocable, 2);
+        PyObject *followers = PyTuple_GET_ITEM(vocable, 3);
         if (followers == Py_None) {
             continue;
         }
@@ -183,25 +238,23 @@ gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                                          "bits, set, dict) expected");
         return NULL;
     }
-    PyObject *iterator = PyObject_GetIter(present);
-    if (iterator == NULL) {
+    Words table = {0, NULL, NULL};
+    if (words_fill(&table, present) < 0) {
+        words_free(&table);
         return NULL;
     }
-    PyObject *word;
-    while ((word = PyIter_Next(iterator)) != NULL) {
-        PyObject *vocable = PyDict_GetItemWithError(vocabulary, word); /* borrowed */
-        int failed = vocable == NULL ? PyErr_Occurred() != NULL
-                                     : visit(vocable, present, proven, candidates) < 0;
-        Py_DECREF(word);
-        if (failed) {
-            Py_DECREF(iterator);
+    for (Py_ssize_t i = 0; i < table.size; i++) {
+        if (table.words[i] == NULL) {
+            continue;
+        }
+        PyObject *vocable = PyDict_GetItemWithError(vocabulary, table.words[i]); /* borrowed */
+        if (vocable == NULL ? PyErr_Occurred() != NULL
+                            : visit(vocable, &table, proven, candidates) < 0) {
+            words_free(&table);
             return NULL;
         }
     }
-    Py_DECREF(iterator);
-    if (PyErr_Occurred()) {
-        return NULL;
-    }
+    words_free(&table);
     const unsigned char *bytes = (const unsigned char *)PyByteArray_AS_STRING(filter);
     for (Py_ssize_t s = 0; s < PyTuple_GET_SIZE(sequences); s++) {
         if (merge_pairs(PyTuple_GET_ITEM(sequences, s), vocabulary, bytes, (int)bits, proven,
@@ -246,14 +299,25 @@ has_any(PyObject *present, PyObject *items)
     return 0;
 }
 
-/* 1 if the checks (required, forbidden, groups, more) hold for `present`, 0 if not, -1 on error. */
+/* 1 if the checks (required, forbidden, groups, lowest, highest, more) hold for `present` and
+ * `upvotes`, 0 if not, -1 on error. */
 static int
-holds(PyObject *checks, PyObject *present)
+holds(PyObject *checks, PyObject *present, long long upvotes)
 {
-    if (!PyTuple_Check(checks) || PyTuple_GET_SIZE(checks) != 4 ||
-        !PyTuple_Check(PyTuple_GET_ITEM(checks, 2))) {
-        PyErr_SetString(PyExc_TypeError, "checks are (required, forbidden, groups, more)");
+    if (!PyTuple_Check(checks) || PyTuple_GET_SIZE(checks) != 6 ||
+        !PyTuple_Check(PyTuple_GET_ITEM(checks, 2)) || !PyLong_Check(PyTuple_GET_ITEM(checks, 3)) ||
+        !PyLong_Check(PyTuple_GET_ITEM(checks, 4))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "checks are (required, forbidden, groups, lowest, highest, more)");
         return -1;
+    }
+    long long lowest = PyLong_AsLongLong(PyTuple_GET_ITEM(checks, 3));
+    long long highest = PyLong_AsLongLong(PyTuple_GET_ITEM(checks, 4));
+    if ((lowest == -1 || highest == -1) && PyErr_Occurred()) {
+        return -1;
+    }
+    if (upvotes < lowest || upvotes > highest) {
+        return 0;
     }
     int ok = has_all(present, PyTuple_GET_ITEM(checks, 0));
     if (ok <= 0) {
@@ -276,11 +340,16 @@ holds(PyObject *checks, PyObject *present)
 static PyObject *
 evaluate(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2 || !PyDict_Check(args[0]) || !PyAnySet_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "evaluate(dict, frozenset) expected");
+    if (nargs != 3 || !PyDict_Check(args[0]) || !PyAnySet_Check(args[1]) ||
+        !PyLong_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "evaluate(dict, frozenset, int) expected");
         return NULL;
     }
     PyObject *candidates = args[0], *present = args[1];
+    long long upvotes = PyLong_AsLongLong(args[2]);
+    if (upvotes == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
     PyObject *matched = PyList_New(0), *pending = PyList_New(0);
     if (matched == NULL || pending == NULL) {
         goto error;
@@ -288,12 +357,12 @@ evaluate(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t pos = 0;
     PyObject *entry, *checks;
     while (PyDict_Next(candidates, &pos, &entry, &checks)) {
-        int ok = holds(checks, present);
+        int ok = holds(checks, present, upvotes);
         if (ok < 0) {
             goto error;
         }
         if (ok) {
-            int more = PyObject_IsTrue(PyTuple_GET_ITEM(checks, 3));
+            int more = PyObject_IsTrue(PyTuple_GET_ITEM(checks, 5));
             if (more < 0 || PyList_Append(more ? pending : matched, entry) < 0) {
                 goto error;
             }
@@ -383,7 +452,7 @@ static PyMethodDef methods[] = {
      " -> None\n\n"
      "What bot.gather.gather_python does, in C."},
     {"evaluate", (PyCFunction)(void (*)(void))evaluate, METH_FASTCALL,
-     "evaluate(candidates, present) -> (matched, pending)\n\n"
+     "evaluate(candidates, present, upvotes) -> (matched, pending)\n\n"
      "What bot.gather.evaluate_python does, in C."},
     {"merge", (PyCFunction)(void (*)(void))merge, METH_FASTCALL,
      "merge(postings, proven, candidates) -> None\n\nWhat bot.gather.merge_python does, in C."},

@@ -19,11 +19,12 @@ from bot.postings import FOLLOWERS, OWN, PARTNERS, Posting
 
 _own, _partners = itemgetter(OWN), itemgetter(PARTNERS)
 
-# What evaluating a query tests first, with set operations on the paper's title and abstract:
-# (required, forbidden, groups, more): every required key is present, no forbidden one is, each
-# group has one present; `more` says the query has other tests left (phrases, fields...).
-Checks = tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, ...], ...], bool]
-# A vocable (see bot.postings): (own, partners, followers), each a dict or None.
+# What evaluating a query tests first: (required, forbidden, groups, lowest, highest, more):
+# every required key is in the paper's title and abstract, no forbidden one is, each group has
+# one there, its upvotes are within [lowest, highest]; `more` says the query has other tests
+# left (phrases, fields...).
+Checks = tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, ...], ...], int, int, bool]
+# A vocable (see bot.postings): (own, partners, partner hashes, followers).
 Vocable = tuple[Any, ...]
 
 
@@ -71,16 +72,17 @@ def merge_python(
 
 
 def evaluate_python(
-    candidates: dict[Hashable, Checks], present: frozenset[str]
-) -> tuple[list, list]:
-    """The candidates whose Checks hold for `present`: those with nothing more to test
-    (matched), and those with more (pending), in order."""
+    candidates: dict[Hashable, Checks], present: frozenset[str], upvotes: int
+) -> tuple[list, list]:  # type: ignore[type-arg]
+    """The candidates whose Checks hold for `present` and a paper of `upvotes`: those with
+    nothing more to test (matched), and those with more (pending), in order."""
     has = present.__contains__
     matched: list[Hashable] = []
     pending: list[Hashable] = []
-    for entry, (required, forbidden, groups, more) in candidates.items():
+    for entry, (required, forbidden, groups, lowest, highest, more) in candidates.items():
         if (
-            all(map(has, required))
+            lowest <= upvotes <= highest
+            and all(map(has, required))
             and not any(map(has, forbidden))
             and all(any(map(has, group)) for group in groups)
         ):

@@ -33,7 +33,7 @@ from bot.evaluate import (
 from bot.gather import BEST, Checks, Kernel
 from bot.models import Hit, Paper
 from bot.postings import Posting, Postings, Wildcards
-from bot.query import Query
+from bot.query import Query, Upvotes
 
 TEXT_FIELDS = ("title", "abstract", "authors")
 
@@ -89,7 +89,8 @@ class _Entry:
             tuple(plan.required),
             tuple(plan.forbidden),
             tuple(map(tuple, plan.groups)),
-            bool(plan.phrases or plan.fielded or plan.upvotes) or plan.rest is not None,
+            *_upvote_range(plan.upvotes),
+            bool(plan.phrases or plan.fielded) or plan.rest is not None,
         )
         # The terms a match reports, when they do not depend on the paper.
         self.terms = None if self.plan.walk or self.plan.optional else self.plan.terms
@@ -104,6 +105,22 @@ class _Entry:
         # The anchors whose presence alone proves the query holds: a paper that has one matches
         # without evaluating it (most subscriptions are one word, one phrase or one wildcard).
         self.proofs = _proofs(compiled, self.plan, anchors)
+
+
+def _upvote_range(upvotes: tuple[Upvotes, ...]) -> tuple[int, int]:
+    """The upvote counts every one of `upvotes` accepts, as an inclusive range (empty when
+    lowest > highest), clamped to what a C long long holds."""
+    lowest, highest = -1, _MOST
+    for bounds in map(Upvotes.bounds, upvotes):
+        low, high = bounds
+        if low is not None:
+            lowest = max(lowest, min(low, _MOST))
+        if high is not None:
+            highest = min(highest, max(high, -1))
+    return lowest, highest
+
+
+_MOST = 2**62
 
 
 def _proofs(compiled: Compiled, plan: Plan, anchors: list[Anchor] | None) -> frozenset[Anchor]:
@@ -277,7 +294,7 @@ class SubscriptionIndex:
     ) -> list[_Entry]:
         """The candidates whose query holds for the paper; `present` holds the keys of its
         title and abstract, and the wildcards that start one of their words."""
-        matched, pending = self._kernel.evaluate(candidates, present)
+        matched, pending = self._kernel.evaluate(candidates, present, view.paper.upvotes or 0)
         spaced: str | None = None
         for entry in pending:  # the plan's set tests hold: its phrases and the rest are left
             plan = entry.plan
@@ -288,8 +305,6 @@ class SubscriptionIndex:
                     )
                 if not all(map(spaced.__contains__, plan.phrases)):
                     continue
-            if plan.upvotes and not all(u.accepts(view.paper.upvotes) for u in plan.upvotes):
-                continue
             if plan.fielded and not all(
                 phrase in view.tokens(field).spaced_keys for field, phrase in plan.fielded
             ):

@@ -6,10 +6,10 @@ worth evaluating. One dict, not two, and None rather than an empty one: every ob
 reaches is a likely cache miss, so there are as few as the data allows.
 
 The anchors of the title and abstract together live in one `vocabulary`: a word or wildcard
-(`graph*`) -> a *vocable*, the tuple (own, partners, followers): its own posting, then the words
-and wildcards it co-occurs with, and the words that follow it in a phrase, each a dict (or None)
-of word -> posting. A paper looks each of its words up there once. bot.gather reads this layout
-directly (in C where built).
+(`graph*`) -> a *vocable*, the tuple (own, partners, partner hashes, followers): its own posting,
+the words and wildcards it co-occurs with, their hashes packed in bytes, and the words that follow
+it in a phrase, partners and followers each a dict (or None) of word -> posting. A paper looks
+each of its words up there once. bot.gather reads this layout directly (in C where built).
 
 Most words of a paper start some phrase of some subscription, and few are followed by the next
 word of one, so `pairs` tells, before any vocable is touched, which adjacent two words may be an
@@ -22,6 +22,7 @@ value -> posting. Which wildcards start a word is told by `Wildcards`, word by w
 
 from __future__ import annotations
 
+from array import array
 from operator import itemgetter
 from typing import Any
 
@@ -29,8 +30,8 @@ import ahocorasick
 
 from bot.evaluate import Anchor
 
-OWN, PARTNERS, FOLLOWERS = 0, 1, 2
-PAIR_BITS = 20  # a million slots, for tens of thousands of phrase anchors
+OWN, PARTNERS, PARTNER_HASHES, FOLLOWERS = 0, 1, 2, 3
+PAIR_BITS = 18  # 256 KB, probed for every two adjacent words: kept small enough to stay in cache
 _MASK = (1 << 64) - 1
 
 
@@ -42,7 +43,14 @@ def pair_slot(first: str, second: str, bits: int) -> int:
 
 
 Posting = dict[Any, Any]  # int key -> None | entry -> its checks
-_NO_VOCABLE = (None, None, None)
+_NO_VOCABLE = (None, None, None, None)
+_NO_VOCABLE_LIST = list(_NO_VOCABLE)
+
+
+def _hashes(partners: dict[str, Posting] | None) -> bytes | None:
+    """The hashes of `partners`' words, packed: the C step tests them against the paper's
+    words without reading each partner's string (a likely cache miss when it is not there)."""
+    return array("q", map(hash, partners)).tobytes() if partners else None
 
 
 def _edited(posting: Posting | None, item: object, value: object, add: bool) -> Posting | None:
@@ -108,23 +116,23 @@ class Postings:
             return
         alone = kind not in ("cooc", "pair")
         word: str = at if alone else at[0]  # type: ignore[assignment,index]
-        vocable = self.vocabulary.get(word, _NO_VOCABLE)
-        slot = OWN if alone else PARTNERS if kind == "cooc" else FOLLOWERS
+        vocable = list(self.vocabulary.get(word, _NO_VOCABLE))
         if alone:
-            part = _edited(vocable[slot], item, value, add)
+            vocable[OWN] = _edited(vocable[OWN], item, value, add)
         else:
-            table = vocable[slot]
-            had = table is not None and at[1] in table  # type: ignore[index]
-            part = _edited_table(table, at[1], item, value, add)  # type: ignore[index]
-            if slot == FOLLOWERS and had != (part is not None and at[1] in part):  # type: ignore[index]
-                self._count_pair(at[0], at[1], +1 if add else -1)  # type: ignore[index]
-        if part is vocable[slot]:
-            return
-        edited = (*vocable[:slot], part, *vocable[slot + 1 :])  # a new table, or none left
-        if edited == _NO_VOCABLE:
+            slot = PARTNERS if kind == "cooc" else FOLLOWERS
+            second: str = at[1]  # type: ignore[index]
+            had = vocable[slot] is not None and second in vocable[slot]
+            table = vocable[slot] = _edited_table(vocable[slot], second, item, value, add)
+            if had != (table is not None and second in table):  # a partner or a pair came or went
+                if slot == FOLLOWERS:
+                    self._count_pair(word, second, +1 if add else -1)
+                else:
+                    vocable[PARTNER_HASHES] = _hashes(table)
+        if vocable == _NO_VOCABLE_LIST:
             del self.vocabulary[word]
         else:
-            self.vocabulary[word] = edited
+            self.vocabulary[word] = tuple(vocable)
 
     def _count_pair(self, first: str, second: str, step: int) -> None:
         """One more (or one fewer) pair anchor at the pair's slot; a slot that reached 255 stays

@@ -81,6 +81,17 @@ class Upvotes:
         """Whether a paper with `upvotes` passes."""
         return _COMPARE[self.op](upvotes or 0, self.value)
 
+    def bounds(self) -> tuple[int | None, int | None]:
+        """The upvote counts it accepts, as an inclusive (lowest, highest); None is unbounded."""
+        value = self.value
+        return {
+            ">=": (value, None),
+            ">": (value + 1, None),
+            "<=": (None, value),
+            "<": (None, value - 1),
+            "=": (value, value),
+        }[self.op]
+
 
 @dataclass(frozen=True, slots=True)
 class Not:

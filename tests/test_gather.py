@@ -29,7 +29,7 @@ def _postings(rng: random.Random, pair_bits: int, size: int = 200) -> Postings:
         if rng.random() < 0.5:
             postings.add_key(anchor, key)
         else:
-            postings.add_entry(anchor, f"entry {key}", ((a,), (), (), False))
+            postings.add_entry(anchor, f"entry {key}", ((a,), (), (), -1, 9, False))
     return postings
 
 
@@ -63,7 +63,7 @@ def _expected(rng: random.Random, text: str, size: int = 200) -> tuple[set[int],
             if found:
                 proven.add(key)
         elif found:
-            candidates[f"entry {key}"] = ((a,), (), (), False)
+            candidates[f"entry {key}"] = ((a,), (), (), -1, 9, False)
     return proven, candidates
 
 
@@ -97,7 +97,7 @@ def test_the_filter_counts_pairs_down_to_zero() -> None:
     postings = Postings()
     anchor = ("any", "pair", ("video", "diffusion"))
     postings.add_key(anchor, 1)
-    postings.add_entry(anchor, "entry", ((), (), (), False))
+    postings.add_entry(anchor, "entry", ((), (), (), -1, 9, False))
     assert sum(postings.pairs) == 1  # one pair, however many postings it holds
     postings.remove_key(anchor, 1)
     assert sum(postings.pairs) == 1
@@ -116,7 +116,11 @@ def test_the_compiled_kernel_refuses_what_is_not_its_layout() -> None:
     with pytest.raises(TypeError):
         COMPILED.merge([{"a": None}, "not a posting"], set(), {})
     with pytest.raises(TypeError):
-        COMPILED.evaluate({"entry": ("a", (), (), False)}, frozenset({"a"}))
+        COMPILED.evaluate({"entry": ("a", (), (), -1, 9, False)}, frozenset({"a"}), 0)
+    with pytest.raises(TypeError):
+        COMPILED.evaluate({"entry": (("a",), (), (), -1, 9)}, frozenset({"a"}), 0)
+    with pytest.raises(OverflowError):
+        COMPILED.evaluate({"entry": (("a",), (), (), 2**70, 9, False)}, frozenset({"a"}), 0)
     with pytest.raises(TypeError):
         COMPILED.wildcards(("graph",), {"graph": "not a tuple"}, 0)
     with pytest.raises(ZeroDivisionError):  # an error in __missing__ comes through
@@ -131,14 +135,16 @@ class _Failing(dict):  # type: ignore[type-arg]
 @pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name.split()[0])
 def test_evaluate_splits_what_holds_from_what_needs_more(kernel: Kernel) -> None:
     candidates = {
-        "both": (("video", "audio"), (), (), False),
-        "missing": (("video", "music"), (), (), False),
-        "banned": (("video",), ("audio",), (), False),
-        "group": ((), (), (("music", "audio"),), False),
-        "no group": ((), (), (("music",), ("audio",)), False),
-        "more": (("video",), (), (), True),
+        "both": (("video", "audio"), (), (), -1, 99, False),
+        "missing": (("video", "music"), (), (), -1, 99, False),
+        "banned": (("video",), ("audio",), (), -1, 99, False),
+        "group": ((), (), (("music", "audio"),), -1, 99, False),
+        "no group": ((), (), (("music",), ("audio",)), -1, 99, False),
+        "popular": ((), (), (), 10, 99, False),
+        "obscure": (("video",), (), (), -1, 4, False),
+        "more": (("video",), (), (), 5, 5, True),
     }
-    matched, pending = kernel.evaluate(candidates, frozenset({"video", "audio"}))
+    matched, pending = kernel.evaluate(candidates, frozenset({"video", "audio"}), 5)
     assert (matched, pending) == (["both", "group"], ["more"])
 
 

@@ -484,3 +484,16 @@ def test_a_paper_is_decided_by_proof_or_by_evaluation() -> None:
     assert index.workload(p) == (3, 1)
     assert sorted(index.matching(paper("Video segmentation with audio", ""))) == [3]
     assert index.matching(paper("Segmentation", "diffusion")) == [1]
+
+
+@KERNELS
+def test_upvote_bounds_combine_and_count_none_as_zero(kernel: Kernel) -> None:
+    index = SubscriptionIndex(kernel)
+    index.add(1, parse("diffusion upvotes:>5 upvotes:<=7"))
+    index.add(2, parse("diffusion upvotes:=0"))
+    index.add(3, parse("upvotes:<1 upvotes:>=1"))  # nothing is both
+    found = {
+        upvotes: sorted(index.matching(paper("Diffusion", "", upvotes=upvotes)))
+        for upvotes in (None, 0, 5, 6, 7, 8, 10**12)
+    }
+    assert found == {None: [2], 0: [2], 5: [], 6: [1], 7: [1], 8: [], 10**12: []}
