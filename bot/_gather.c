@@ -4,8 +4,8 @@
  *
  * Adds to `proven` (a set) the keys, and to `candidates` (a dict) the entries with their
  * checks, of every posting the paper reaches. The layout is bot.postings's: a vocable is
- * (own, partners, partner hashes, followers); a posting is a dict of key -> None and
- * entry -> checks.
+ * (own, partners, partner hashes, followers, title followers, abstract followers); a posting
+ * is a dict of key -> None and entry -> checks.
  *
  * evaluate(candidates, present, upvotes) -> (matched, pending)
  *
@@ -16,6 +16,12 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+
+/* bot.postings's vocable: (own, partners, partner hashes, followers, title followers,
+ * abstract followers). */
+#define VOCABLE 6
+#define VOCABLE_IS "a vocable is (own, partners, partner hashes, followers, title followers, " \
+                   "abstract followers)"
 
 /* Add a posting's keys (its items mapped to None) to `proven`, and its entries (mapped to their
  * checks) to `candidates`. */
@@ -137,14 +143,13 @@ merge_partners(PyObject *partners, PyObject *hashes, Words *present, PyObject *p
     return 0;
 }
 
-/* One present word's vocable (own, partners, partner hashes, followers): its own posting, and
- * its partners in the paper (followers are read by merge_pairs). */
+/* One present word's vocable: its own posting, and its partners in the paper (followers are
+ * read by merge_pairs). */
 static int
 visit(PyObject *vocable, Words *present, PyObject *proven, PyObject *candidates)
 {
-    if (!PyTuple_Check(vocable) || PyTuple_GET_SIZE(vocable) != 4) {
-        PyErr_SetString(PyExc_TypeError,
-                        "a vocable is (own, partners, partner hashes, followers)");
+    if (!PyTuple_Check(vocable) || PyTuple_GET_SIZE(vocable) != VOCABLE) {
+        PyErr_SetString(PyExc_TypeError, VOCABLE_IS);
         return -1;
     }
     PyObject *own = PyTuple_GET_ITEM(vocable, 0);
@@ -172,11 +177,12 @@ pair_slot(PyObject *first, PyObject *second, int bits, Py_ssize_t *slot)
     return 0;
 }
 
-/* The postings of the adjacent pairs of `keys` (a tuple of words) that are anchors: each pair
- * the filter lets through is looked up in its first word's followers. */
+/* The postings of the adjacent pairs of `keys` (a tuple of words: the title's when `field` is
+ * 0, the abstract's when 1) that are anchors: each pair the filter lets through is looked up
+ * in its first word's followers, those of either field and those of this field alone. */
 static int
-merge_pairs(PyObject *keys, PyObject *vocabulary, const unsigned char *filter, int bits,
-            PyObject *proven, PyObject *candidates)
+merge_pairs(PyObject *keys, Py_ssize_t field, PyObject *vocabulary, const unsigned char *filter,
+            int bits, PyObject *proven, PyObject *candidates)
 {
     if (!PyTuple_Check(keys)) {
         PyErr_SetString(PyExc_TypeError, "each sequence is a tuple of words");
@@ -198,21 +204,22 @@ merge_pairs(PyObject *keys, PyObject *vocabulary, const unsigned char *filter, i
             }
             continue;
         }
-        if (!PyTuple_Check(vocable) || PyTuple_GET_SIZE(vocable) != 4) {
-            PyErr_SetString(PyExc_TypeError,
-                            "a vocable is (own, partners, partner hashes, followers)");
+        if (!PyTuple_Check(vocable) || PyTuple_GET_SIZE(vocable) != VOCABLE) {
+            PyErr_SetString(PyExc_TypeError, VOCABLE_IS);
             return -1;
         }
-        PyObject *followers = PyTuple_GET_ITEM(vocable, 3);
-        if (followers == Py_None) {
-            continue;
-        }
-        if (!PyDict_Check(followers)) {
-            PyErr_SetString(PyExc_TypeError, "a vocable's followers are a dict or None");
-            return -1;
-        }
-        if (merge_at(followers, second, proven, candidates) < 0) {
-            return -1;
+        PyObject *tables[2] = {PyTuple_GET_ITEM(vocable, 3), PyTuple_GET_ITEM(vocable, 4 + field)};
+        for (int t = 0; t < 2; t++) {
+            if (tables[t] == Py_None) {
+                continue;
+            }
+            if (!PyDict_Check(tables[t])) {
+                PyErr_SetString(PyExc_TypeError, "a vocable's followers are a dict or None");
+                return -1;
+            }
+            if (merge_at(tables[t], second, proven, candidates) < 0) {
+                return -1;
+            }
         }
     }
     return 0;
@@ -256,8 +263,12 @@ gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     words_free(&table);
     const unsigned char *bytes = (const unsigned char *)PyByteArray_AS_STRING(filter);
+    if (PyTuple_GET_SIZE(sequences) > 2) {
+        PyErr_SetString(PyExc_TypeError, "sequences are the title's keys and the abstract's");
+        return NULL;
+    }
     for (Py_ssize_t s = 0; s < PyTuple_GET_SIZE(sequences); s++) {
-        if (merge_pairs(PyTuple_GET_ITEM(sequences, s), vocabulary, bytes, (int)bits, proven,
+        if (merge_pairs(PyTuple_GET_ITEM(sequences, s), s, vocabulary, bytes, (int)bits, proven,
                         candidates) < 0) {
             return NULL;
         }

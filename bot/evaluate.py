@@ -24,7 +24,6 @@ SCOPES = {
     "author": ("authors",),
     "cat": ("categories",),
 }
-TEXT_SCOPES = ("any", "title", "abstract")
 _ids = itertools.count()
 
 # Where a query can be looked up in an index: (field, kind, value), kind one of "word" (a key),
@@ -65,8 +64,8 @@ def _anchors(
     pairs = [(a, b) for (a, ap), (b, bp) in itertools.pairwise(parts) if not ap and not bp]
     if pairs:
         pair = max(pairs, key=lambda p: len(p[0]) + len(p[1]))
-        # A paper's adjacent pairs are looked up once for the title and abstract together.
-        return [(f, "pair", pair) for f in (("any",) if scope in TEXT_SCOPES else fields)]
+        # A pair of a field's own (`abstract:"a b"`) is looked for in that field alone.
+        return [(f, "pair", pair) for f in where]
     words = [key for key, prefix in parts if not prefix]
     if words:
         return [(f, "word", max(words, key=len)) for f in where]
@@ -111,11 +110,8 @@ class Compiler:
             phrase = len(parts) > 1 and not any(prefix for _, prefix in parts)
             spaced = " " + " ".join(k for k, _ in parts) + " " if phrase else None
             fields = SCOPES[term.field]
-            # A two-word phrase's pair anchor is found in the title or abstract, so it proves a
-            # phrase of either field, not of one alone.
-            exact = len(parts) == 1 or (
-                len(parts) == 2 and spaced is not None and term.field in ("any", "author")
-            )
+            # A two-word phrase's pair anchor is looked for in the phrase's own field(s).
+            exact = len(parts) == 1 or (len(parts) == 2 and spaced is not None)
             found = CompiledTerm(
                 next(_ids), term, term.field, fields, parts, term.label, parts[0][0], word,
                 spaced, _anchors(term.field, fields, parts), exact,

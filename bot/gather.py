@@ -24,7 +24,8 @@ _own, _partners = itemgetter(OWN), itemgetter(PARTNERS)
 # one there, its upvotes are within [lowest, highest]; `more` says the query has other tests
 # left (phrases, fields...).
 Checks = tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, ...], ...], int, int, bool]
-# A vocable (see bot.postings): (own, partners, partner hashes, followers).
+# A vocable (see bot.postings): (own, partners, partner hashes, followers, title followers,
+# abstract followers).
 Vocable = tuple[Any, ...]
 
 
@@ -39,7 +40,8 @@ def gather_python(
 ) -> None:
     """Add to `proven` the keys, and to `candidates` the entries with their checks, of every
     posting the paper reaches: for each word w of `present` in `vocabulary`, w's own posting,
-    those of its partners in `present`, and those of the words after w in one of `sequences`.
+    those of its partners in `present`, and those of the words after w in `sequences` (the
+    title's keys, then the abstract's: a pair of one field's own is looked for there alone).
 
     `pair_filter` (bot.postings's, of 2**pair_bits slots) lets the C step skip most pairs
     without a lookup; this reference, which looks pairs up only after words that start one,
@@ -50,13 +52,14 @@ def gather_python(
     # Most words that start a co-occurrence meet none of their partners: passed over in C.
     for partners in filterfalse(present.isdisjoint, filter(None, map(_partners, vocables))):
         found += map(partners.__getitem__, partners.keys() & present)
-    leaders = {w: v[FOLLOWERS] for w, v in zip(words, vocables, strict=True) if v[FOLLOWERS]}
-    for keys in sequences if leaders else ():
-        # Only the positions of words that start a pair (most words start none).
+    # Only the positions of words that start a pair (most words start none) are looked up.
+    leaders = dict(zip(words, vocables, strict=True))
+    for field, keys in enumerate(sequences):
         for first, second in compress(pairwise(keys), map(leaders.__contains__, keys)):
-            followers = leaders[first]
-            if second in followers:
-                found.append(followers[second])
+            vocable = leaders[first]
+            for followers in (vocable[FOLLOWERS], vocable[FOLLOWERS + 1 + field]):
+                if followers and second in followers:
+                    found.append(followers[second])
     merge_python(found, proven, candidates)
 
 

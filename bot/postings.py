@@ -6,10 +6,11 @@ worth evaluating. One dict, not two, and None rather than an empty one: every ob
 reaches is a likely cache miss, so there are as few as the data allows.
 
 The anchors of the title and abstract together live in one `vocabulary`: a word or wildcard
-(`graph*`) -> a *vocable*, the tuple (own, partners, partner hashes, followers): its own posting,
-the words and wildcards it co-occurs with, their hashes packed in bytes, and the words that follow
-it in a phrase, partners and followers each a dict (or None) of word -> posting. A paper looks
-each of its words up there once. bot.gather reads this layout directly (in C where built).
+(`graph*`) -> a *vocable*, the tuple (own, partners, partner hashes, followers, title followers,
+abstract followers): its own posting, the words and wildcards it co-occurs with, their hashes
+packed in bytes, and the words that follow it in a phrase (of either field, of the title alone, of
+the abstract alone), partners and followers each a dict (or None) of word -> posting. A paper
+looks each of its words up there once. bot.gather reads this layout directly (in C where built).
 
 Most words of a paper start some phrase of some subscription, and few are followed by the next
 word of one, so `pairs` tells, before any vocable is touched, which adjacent two words may be an
@@ -31,6 +32,9 @@ import ahocorasick
 from bot.evaluate import Anchor
 
 OWN, PARTNERS, PARTNER_HASHES, FOLLOWERS = 0, 1, 2, 3
+# The followers of a pair of one field's own (`title:"a b"`): a paper's title keys are read
+# against slot 4, its abstract's against slot 5 (see bot.gather).
+FIELD_FOLLOWERS = {"title": 4, "abstract": 5}
 PAIR_BITS = 18  # 256 KB, probed for every two adjacent words: kept small enough to stay in cache
 _MASK = (1 << 64) - 1
 
@@ -43,7 +47,7 @@ def pair_slot(first: str, second: str, bits: int) -> int:
 
 
 Posting = dict[Any, Any]  # int key -> None | entry -> its checks
-_NO_VOCABLE = (None, None, None, None)
+_NO_VOCABLE = (None, None, None, None, None, None)
 _NO_VOCABLE_LIST = list(_NO_VOCABLE)
 
 
@@ -106,7 +110,7 @@ class Postings:
 
     def _edit(self, anchor: Anchor, item: object, value: object, add: bool) -> None:
         field, kind, at = anchor
-        if field != "any":
+        if field != "any" and (kind != "pair" or field not in FIELD_FOLLOWERS):
             where = (field, kind)
             table = _edited_table(self.fields.get(where), at, item, value, add)
             if table is None:
@@ -120,15 +124,21 @@ class Postings:
         if alone:
             vocable[OWN] = _edited(vocable[OWN], item, value, add)
         else:
-            slot = PARTNERS if kind == "cooc" else FOLLOWERS
+            slot = (
+                PARTNERS
+                if kind == "cooc"
+                else FOLLOWERS
+                if field == "any"
+                else FIELD_FOLLOWERS[field]
+            )
             second: str = at[1]  # type: ignore[index]
             had = vocable[slot] is not None and second in vocable[slot]
             table = vocable[slot] = _edited_table(vocable[slot], second, item, value, add)
             if had != (table is not None and second in table):  # a partner or a pair came or went
-                if slot == FOLLOWERS:
-                    self._count_pair(word, second, +1 if add else -1)
-                else:
+                if slot == PARTNERS:
                     vocable[PARTNER_HASHES] = _hashes(table)
+                else:
+                    self._count_pair(word, second, +1 if add else -1)
         if vocable == _NO_VOCABLE_LIST:
             del self.vocabulary[word]
         else:

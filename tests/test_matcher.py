@@ -497,3 +497,17 @@ def test_upvote_bounds_combine_and_count_none_as_zero(kernel: Kernel) -> None:
         for upvotes in (None, 0, 5, 6, 7, 8, 10**12)
     }
     assert found == {None: [2], 0: [2], 5: [], 6: [1], 7: [1], 8: [], 10**12: []}
+
+
+@KERNELS
+def test_a_two_word_phrase_of_one_field_is_proven_in_that_field_alone(kernel: Kernel) -> None:
+    index = SubscriptionIndex(kernel)
+    index.add(1, parse('abstract:"video diffusion"'))
+    index.add(2, parse('title:"video diffusion"'))
+    index.add(3, parse('"video diffusion"'))
+    in_abstract = paper("Segmentation", "We study video diffusion.")
+    in_title = paper("Video diffusion", "We study segmentation.")
+    assert sorted(index.matching(in_abstract)) == [1, 3]
+    assert sorted(index.matching(in_title)) == [2, 3]
+    assert index.workload(in_abstract) == (2, 0)  # found by their pairs, none evaluated
+    assert index.matching(paper("Diffusion video", "video and diffusion")) == []
