@@ -1,11 +1,11 @@
 /* The index's inner step in C: bot.gather.gather_python is the reference and says what this does.
  *
- * gather(present, sequences, vocabulary, pair_filter, pair_bits, proven, candidates) -> None
+ * gather(present, sequences, vocabulary, leaders, pair_filter, pair_bits, proven, candidates)
  *
  * Adds to `proven` (a set) the keys, and to `candidates` (a dict) the entries with their
  * checks, of every posting the paper reaches. The layout is bot.postings's: a vocable is
- * (own, partners, partner hashes, followers, title followers, abstract followers); a posting
- * is a dict of key -> None and entry -> checks.
+ * (own, partners, partner hashes), a leader (followers, title followers, abstract followers);
+ * a posting is a dict of key -> None and entry -> checks.
  *
  * evaluate(candidates, present, upvotes) -> (matched, pending)
  *
@@ -17,11 +17,11 @@
 #include <stdint.h>
 #include <string.h>
 
-/* bot.postings's vocable: (own, partners, partner hashes, followers, title followers,
- * abstract followers). */
-#define VOCABLE 6
-#define VOCABLE_IS "a vocable is (own, partners, partner hashes, followers, title followers, " \
-                   "abstract followers)"
+/* bot.postings's rows: a vocable (own, partners, partner hashes) and a leader (followers of a
+ * phrase of either field, of the title's own, of the abstract's own). */
+#define ROW 3
+#define VOCABLE_IS "a vocable is (own, partners, partner hashes)"
+#define LEADER_IS "a leader is (followers, title followers, abstract followers)"
 
 /* Add a posting's keys (its items mapped to None) to `proven`, and its entries (mapped to their
  * checks) to `candidates`. */
@@ -148,7 +148,7 @@ merge_partners(PyObject *partners, PyObject *hashes, Words *present, PyObject *p
 static int
 visit(PyObject *vocable, Words *present, PyObject *proven, PyObject *candidates)
 {
-    if (!PyTuple_Check(vocable) || PyTuple_GET_SIZE(vocable) != VOCABLE) {
+    if (!PyTuple_Check(vocable) || PyTuple_GET_SIZE(vocable) != ROW) {
         PyErr_SetString(PyExc_TypeError, VOCABLE_IS);
         return -1;
     }
@@ -181,7 +181,7 @@ pair_slot(PyObject *first, PyObject *second, int bits, Py_ssize_t *slot)
  * 0, the abstract's when 1) that are anchors: each pair the filter lets through is looked up
  * in its first word's followers, those of either field and those of this field alone. */
 static int
-merge_pairs(PyObject *keys, Py_ssize_t field, PyObject *vocabulary, const unsigned char *filter,
+merge_pairs(PyObject *keys, Py_ssize_t field, PyObject *leaders, const unsigned char *filter,
             int bits, PyObject *proven, PyObject *candidates)
 {
     if (!PyTuple_Check(keys)) {
@@ -197,24 +197,24 @@ merge_pairs(PyObject *keys, Py_ssize_t field, PyObject *vocabulary, const unsign
         if (!filter[slot]) {
             continue;
         }
-        PyObject *vocable = PyDict_GetItemWithError(vocabulary, first); /* borrowed */
-        if (vocable == NULL) {
+        PyObject *leader = PyDict_GetItemWithError(leaders, first); /* borrowed */
+        if (leader == NULL) {
             if (PyErr_Occurred()) {
                 return -1;
             }
             continue;
         }
-        if (!PyTuple_Check(vocable) || PyTuple_GET_SIZE(vocable) != VOCABLE) {
-            PyErr_SetString(PyExc_TypeError, VOCABLE_IS);
+        if (!PyTuple_Check(leader) || PyTuple_GET_SIZE(leader) != ROW) {
+            PyErr_SetString(PyExc_TypeError, LEADER_IS);
             return -1;
         }
-        PyObject *tables[2] = {PyTuple_GET_ITEM(vocable, 3), PyTuple_GET_ITEM(vocable, 4 + field)};
+        PyObject *tables[2] = {PyTuple_GET_ITEM(leader, 0), PyTuple_GET_ITEM(leader, 1 + field)};
         for (int t = 0; t < 2; t++) {
             if (tables[t] == Py_None) {
                 continue;
             }
             if (!PyDict_Check(tables[t])) {
-                PyErr_SetString(PyExc_TypeError, "a vocable's followers are a dict or None");
+                PyErr_SetString(PyExc_TypeError, "a leader's followers are a dict or None");
                 return -1;
             }
             if (merge_at(tables[t], second, proven, candidates) < 0) {
@@ -228,21 +228,21 @@ merge_pairs(PyObject *keys, Py_ssize_t field, PyObject *vocabulary, const unsign
 static PyObject *
 gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "gather(present, sequences, vocabulary, pair_filter, "
-                                         "pair_bits, proven, candidates)");
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "gather(present, sequences, vocabulary, leaders, "
+                                         "pair_filter, pair_bits, proven, candidates)");
         return NULL;
     }
-    PyObject *present = args[0], *sequences = args[1], *vocabulary = args[2], *filter = args[3],
-             *proven = args[5], *candidates = args[6];
-    long bits = PyLong_Check(args[4]) ? PyLong_AsLong(args[4]) : -1;
+    PyObject *present = args[0], *sequences = args[1], *vocabulary = args[2], *leaders = args[3],
+             *filter = args[4], *proven = args[6], *candidates = args[7];
+    long bits = PyLong_Check(args[5]) ? PyLong_AsLong(args[5]) : -1;
     if (!PyAnySet_Check(present) || !PyTuple_Check(sequences) || !PyDict_Check(vocabulary) ||
-        !PyByteArray_Check(filter) || bits < 1 || bits > 32 ||
+        !PyDict_Check(leaders) || !PyByteArray_Check(filter) || bits < 1 || bits > 32 ||
         PyByteArray_GET_SIZE(filter) != ((Py_ssize_t)1 << bits) || !PySet_Check(proven) ||
         !PyDict_Check(candidates)) {
         PyErr_Clear();
-        PyErr_SetString(PyExc_TypeError, "gather(frozenset, tuple, dict, bytearray of 2**bits, "
-                                         "bits, set, dict) expected");
+        PyErr_SetString(PyExc_TypeError, "gather(frozenset, tuple, dict, dict, bytearray of "
+                                         "2**bits, bits, set, dict) expected");
         return NULL;
     }
     Words table = {0, NULL, NULL};
@@ -268,7 +268,7 @@ gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     for (Py_ssize_t s = 0; s < PyTuple_GET_SIZE(sequences); s++) {
-        if (merge_pairs(PyTuple_GET_ITEM(sequences, s), s, vocabulary, bytes, (int)bits, proven,
+        if (merge_pairs(PyTuple_GET_ITEM(sequences, s), s, leaders, bytes, (int)bits, proven,
                         candidates) < 0) {
             return NULL;
         }
@@ -459,7 +459,8 @@ merge(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 static PyMethodDef methods[] = {
     {"gather", (PyCFunction)(void (*)(void))gather, METH_FASTCALL,
-     "gather(present, sequences, vocabulary, pair_filter, pair_bits, proven, candidates)"
+     "gather(present, sequences, vocabulary, leaders, pair_filter, pair_bits, proven, "
+     "candidates)"
      " -> None\n\n"
      "What bot.gather.gather_python does, in C."},
     {"evaluate", (PyCFunction)(void (*)(void))evaluate, METH_FASTCALL,

@@ -24,40 +24,39 @@ _own, _partners = itemgetter(OWN), itemgetter(PARTNERS)
 # one there, its upvotes are within [lowest, highest]; `more` says the query has other tests
 # left (phrases, fields...).
 Checks = tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, ...], ...], int, int, bool]
-# A vocable (see bot.postings): (own, partners, partner hashes, followers, title followers,
-# abstract followers).
-Vocable = tuple[Any, ...]
+# A row of bot.postings's vocabulary (own, partners, partner hashes) or of its leaders
+# (followers of either field, of the title, of the abstract).
+Row = tuple[Any, ...]
 
 
 def gather_python(
     present: frozenset[str],
     sequences: tuple[tuple[str, ...], ...],
-    vocabulary: dict[str, Vocable],
+    vocabulary: dict[str, Row],
+    leaders: dict[str, Row],
     pair_filter: bytearray,
     pair_bits: int,
     proven: set[int],
     candidates: dict[Hashable, Checks],
 ) -> None:
     """Add to `proven` the keys, and to `candidates` the entries with their checks, of every
-    posting the paper reaches: for each word w of `present` in `vocabulary`, w's own posting,
-    those of its partners in `present`, and those of the words after w in `sequences` (the
-    title's keys, then the abstract's: a pair of one field's own is looked for there alone).
+    posting the paper reaches: for each word w of `present` in `vocabulary`, w's own posting
+    and those of its partners in `present`; for each word w of `sequences` (the title's keys,
+    then the abstract's) in `leaders`, those of the word after it (of either field, or of this
+    field alone).
 
     `pair_filter` (bot.postings's, of 2**pair_bits slots) lets the C step skip most pairs
     without a lookup; this reference, which looks pairs up only after words that start one,
     does not need it."""
-    words = vocabulary.keys() & present
-    vocables = list(map(vocabulary.__getitem__, words))
+    vocables = list(map(vocabulary.__getitem__, vocabulary.keys() & present))
     found = list(filter(None, map(_own, vocables)))
     # Most words that start a co-occurrence meet none of their partners: passed over in C.
     for partners in filterfalse(present.isdisjoint, filter(None, map(_partners, vocables))):
         found += map(partners.__getitem__, partners.keys() & present)
-    # Only the positions of words that start a pair (most words start none) are looked up.
-    leaders = dict(zip(words, vocables, strict=True))
     for field, keys in enumerate(sequences):
         for first, second in compress(pairwise(keys), map(leaders.__contains__, keys)):
-            vocable = leaders[first]
-            for followers in (vocable[FOLLOWERS], vocable[FOLLOWERS + 1 + field]):
+            row = leaders[first]
+            for followers in (row[FOLLOWERS["any"]], row[1 + field]):
                 if followers and second in followers:
                     found.append(followers[second])
     merge_python(found, proven, candidates)

@@ -274,6 +274,7 @@ class SubscriptionIndex:
             present,
             sequences,
             tables.vocabulary,
+            tables.leaders,
             tables.pairs,
             tables.pair_bits,
             proven,

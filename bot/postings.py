@@ -5,17 +5,16 @@ finding it alone proves matched, and the queries (entries, mapped to their check
 worth evaluating. One dict, not two, and None rather than an empty one: every object a lookup
 reaches is a likely cache miss, so there are as few as the data allows.
 
-The anchors of the title and abstract together live in one `vocabulary`: a word or wildcard
-(`graph*`) -> a *vocable*, the tuple (own, partners, partner hashes, followers, title followers,
-abstract followers): its own posting, the words and wildcards it co-occurs with, their hashes
-packed in bytes, and the words that follow it in a phrase (of either field, of the title alone, of
-the abstract alone), partners and followers each a dict (or None) of word -> posting. A paper
-looks each of its words up there once. bot.gather reads this layout directly (in C where built).
-
-Most words of a paper start some phrase of some subscription, and few are followed by the next
-word of one, so `pairs` tells, before any vocable is touched, which adjacent two words may be an
-anchor: a table of counts indexed by `pair_slot` of the two words' hashes (a Bloom filter that
-forgets: a count goes back to 0 when its last pair goes).
+The anchors of the title and abstract together live in two tables. The `vocabulary`: a word or
+wildcard (`graph*`) -> a *vocable*, the tuple (own, partners, partner hashes): its own posting,
+and the words and wildcards it co-occurs with (a dict, or None, of word -> posting) with their
+hashes packed in bytes. A paper looks each of its words up there once. The `leaders`: a word that
+starts a phrase -> its followers (of a phrase of either field, of the title's own, of the
+abstract's own), each a dict (or None) of the next word -> posting. Most words of a paper start
+some phrase of some subscription, and few are followed by the next word of one, so `pairs` tells,
+before any leader is touched, which adjacent two words may be an anchor: a table of counts
+indexed by `pair_slot` of the two words' hashes (a Bloom filter that forgets: a count goes back
+to 0 when its last pair goes). bot.gather reads this layout directly (in C where built).
 
 Other anchors (of one field, `title:`..., or categories) live in `fields`: (field, kind) ->
 value -> posting. Which wildcards start a word is told by `Wildcards`, word by word.
@@ -31,10 +30,10 @@ import ahocorasick
 
 from bot.evaluate import Anchor
 
-OWN, PARTNERS, PARTNER_HASHES, FOLLOWERS = 0, 1, 2, 3
-# The followers of a pair of one field's own (`title:"a b"`): a paper's title keys are read
-# against slot 4, its abstract's against slot 5 (see bot.gather).
-FIELD_FOLLOWERS = {"title": 4, "abstract": 5}
+OWN, PARTNERS, PARTNER_HASHES = 0, 1, 2  # a vocable
+# A leader's followers: of a phrase of either field, of the title's own (`title:"a b"`), of the
+# abstract's own; a paper's title keys are read against slot 1, its abstract's against slot 2.
+FOLLOWERS = {"any": 0, "title": 1, "abstract": 2}
 PAIR_BITS = 18  # 256 KB, probed for every two adjacent words: kept small enough to stay in cache
 _MASK = (1 << 64) - 1
 
@@ -47,8 +46,7 @@ def pair_slot(first: str, second: str, bits: int) -> int:
 
 
 Posting = dict[Any, Any]  # int key -> None | entry -> its checks
-_NO_VOCABLE = (None, None, None, None, None, None)
-_NO_VOCABLE_LIST = list(_NO_VOCABLE)
+_NONE = (None, None, None)
 
 
 def _hashes(partners: dict[str, Posting] | None) -> bytes | None:
@@ -90,6 +88,7 @@ class Postings:
 
     def __init__(self, pair_bits: int = PAIR_BITS) -> None:
         self.vocabulary: dict[str, tuple[Any, ...]] = {}
+        self.leaders: dict[str, tuple[Any, ...]] = {}
         self.fields: dict[tuple[str, str], dict[Any, Posting]] = {}
         self.pair_bits = pair_bits
         self.pairs = bytearray(1 << pair_bits)  # pair_slot -> how many pair anchors (at most 255)
@@ -110,39 +109,47 @@ class Postings:
 
     def _edit(self, anchor: Anchor, item: object, value: object, add: bool) -> None:
         field, kind, at = anchor
-        if field != "any" and (kind != "pair" or field not in FIELD_FOLLOWERS):
+        if kind == "pair" and field in FOLLOWERS:
+            self._edit_row(self.leaders, at[0], FOLLOWERS[field], at[1], item, value, add)  # type: ignore[index]
+        elif field != "any":
             where = (field, kind)
             table = _edited_table(self.fields.get(where), at, item, value, add)
             if table is None:
                 del self.fields[where]
             else:
                 self.fields[where] = table
-            return
-        alone = kind not in ("cooc", "pair")
-        word: str = at if alone else at[0]  # type: ignore[assignment,index]
-        vocable = list(self.vocabulary.get(word, _NO_VOCABLE))
-        if alone:
-            vocable[OWN] = _edited(vocable[OWN], item, value, add)
+        elif kind == "cooc":
+            self._edit_row(self.vocabulary, at[0], PARTNERS, at[1], item, value, add)  # type: ignore[index]
+        else:  # a word or a wildcard
+            self._edit_row(self.vocabulary, at, OWN, None, item, value, add)  # type: ignore[arg-type]
+
+    def _edit_row(
+        self,
+        rows: dict[str, tuple[Any, ...]],
+        word: str,
+        slot: int,
+        second: str | None,
+        item: object,
+        value: object,
+        add: bool,
+    ) -> None:
+        """Edit the posting at `slot` of `word`'s row (a vocable or a leader), or at `second`
+        in the table at that slot; keep the partners' hashes and the pair filter in step."""
+        row = list(rows.get(word, _NONE))
+        if second is None:
+            row[slot] = _edited(row[slot], item, value, add)
         else:
-            slot = (
-                PARTNERS
-                if kind == "cooc"
-                else FOLLOWERS
-                if field == "any"
-                else FIELD_FOLLOWERS[field]
-            )
-            second: str = at[1]  # type: ignore[index]
-            had = vocable[slot] is not None and second in vocable[slot]
-            table = vocable[slot] = _edited_table(vocable[slot], second, item, value, add)
+            had = row[slot] is not None and second in row[slot]
+            table = row[slot] = _edited_table(row[slot], second, item, value, add)
             if had != (table is not None and second in table):  # a partner or a pair came or went
-                if slot == PARTNERS:
-                    vocable[PARTNER_HASHES] = _hashes(table)
-                else:
+                if rows is self.leaders:
                     self._count_pair(word, second, +1 if add else -1)
-        if vocable == _NO_VOCABLE_LIST:
-            del self.vocabulary[word]
+                elif slot == PARTNERS:
+                    row[PARTNER_HASHES] = _hashes(table)
+        if row[0] is None and row[1] is None and row[2] is None:
+            del rows[word]
         else:
-            self.vocabulary[word] = tuple(vocable)
+            rows[word] = tuple(row)
 
     def _count_pair(self, first: str, second: str, step: int) -> None:
         """One more (or one fewer) pair anchor at the pair's slot; a slot that reached 255 stays

@@ -38,8 +38,8 @@ def _gather(kernel: Kernel, postings: Postings, text: str) -> tuple[set[int], di
     proven: set[int] = set()
     candidates: dict = {}  # type: ignore[type-arg]
     kernel.gather(
-        frozenset(keys), (keys,), postings.vocabulary, postings.pairs, postings.pair_bits,
-        proven, candidates,
+        frozenset(keys), (keys,), postings.vocabulary, postings.leaders, postings.pairs,
+        postings.pair_bits, proven, candidates,
     )  # fmt: skip
     return proven, candidates
 
@@ -90,7 +90,7 @@ def test_a_full_pair_slot_stays_open_and_never_hides_a_pair(kernel: Kernel) -> N
     assert _gather(kernel, postings, "w0 w1")[0] == {0}
     assert _gather(kernel, postings, "w1 w0 w2")[0] == set()
     postings.remove_key(pairs[0], 0)
-    assert postings.vocabulary == {} and postings.fields == {}
+    assert postings.leaders == {} and postings.vocabulary == {} and postings.fields == {}
 
 
 def test_the_filter_counts_pairs_down_to_zero() -> None:
@@ -102,17 +102,17 @@ def test_the_filter_counts_pairs_down_to_zero() -> None:
     postings.remove_key(anchor, 1)
     assert sum(postings.pairs) == 1
     postings.remove_entry(anchor, "entry")
-    assert sum(postings.pairs) == 0 and postings.vocabulary == {}
+    assert sum(postings.pairs) == 0 and postings.leaders == {}
 
 
 @needs_compiled
 def test_the_compiled_kernel_refuses_what_is_not_its_layout() -> None:
     assert COMPILED is not None
     with pytest.raises(TypeError):
-        COMPILED.gather(frozenset({"a"}), (("a",),), {"a": ["not", "a", "tuple"]},
+        COMPILED.gather(frozenset({"a"}), (("a",),), {"a": ["not", "a", "tuple"]}, {},
                         bytearray(2), 1, set(), {})  # fmt: skip
     with pytest.raises(TypeError):
-        COMPILED.gather(frozenset(), (), {}, bytearray(3), 1, set(), {})  # not 2**bits slots
+        COMPILED.gather(frozenset(), (), {}, {}, bytearray(3), 1, set(), {})  # not 2**bits slots
     with pytest.raises(TypeError):
         COMPILED.merge([{"a": None}, "not a posting"], set(), {})
     with pytest.raises(TypeError):
