@@ -276,9 +276,10 @@ gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
-/* 1 if every item of the tuple `items` is in `present`, 0 if one is not, -1 on error. */
+/* 1 if some item of the tuple `items` is in `present` (when `in` is 1) or is not (when `in` is
+ * 0), 0 if none is, -1 on error. */
 static int
-has_all(PyObject *present, PyObject *items)
+some(PyObject *present, PyObject *items, int in)
 {
     if (!PyTuple_Check(items)) {
         PyErr_SetString(PyExc_TypeError, "a check is a tuple of words");
@@ -286,25 +287,8 @@ has_all(PyObject *present, PyObject *items)
     }
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); i++) {
         int found = PySet_Contains(present, PyTuple_GET_ITEM(items, i));
-        if (found <= 0) {
-            return found;
-        }
-    }
-    return 1;
-}
-
-/* 1 if an item of the tuple `items` is in `present`, 0 if none is, -1 on error. */
-static int
-has_any(PyObject *present, PyObject *items)
-{
-    if (!PyTuple_Check(items)) {
-        PyErr_SetString(PyExc_TypeError, "a check is a tuple of words");
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); i++) {
-        int found = PySet_Contains(present, PyTuple_GET_ITEM(items, i));
-        if (found != 0) {
-            return found;
+        if (found < 0 || found == in) {
+            return found < 0 ? -1 : 1;
         }
     }
     return 0;
@@ -330,19 +314,16 @@ holds(PyObject *checks, PyObject *present, long long upvotes)
     if (upvotes < lowest || upvotes > highest) {
         return 0;
     }
-    int ok = has_all(present, PyTuple_GET_ITEM(checks, 0));
-    if (ok <= 0) {
-        return ok;
-    }
-    int banned = has_any(present, PyTuple_GET_ITEM(checks, 1));
-    if (banned != 0) {
-        return banned < 0 ? -1 : 0;
+    int missing = some(present, PyTuple_GET_ITEM(checks, 0), 0); /* a required word absent */
+    int banned = missing ? 0 : some(present, PyTuple_GET_ITEM(checks, 1), 1);
+    if (missing || banned) {
+        return missing < 0 || banned < 0 ? -1 : 0;
     }
     PyObject *groups = PyTuple_GET_ITEM(checks, 2);
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(groups); i++) {
-        ok = has_any(present, PyTuple_GET_ITEM(groups, i));
-        if (ok <= 0) {
-            return ok;
+        int met = some(present, PyTuple_GET_ITEM(groups, i), 1);
+        if (met <= 0) {
+            return met;
         }
     }
     return 1;
