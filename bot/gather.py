@@ -15,7 +15,7 @@ from itertools import compress, filterfalse, pairwise, repeat
 from operator import is_, is_not, itemgetter
 from typing import Any, NamedTuple
 
-from bot.postings import FOLLOWERS, OWN, PARTNERS, Posting
+from bot.postings import FOLLOWERS, OWN, PARTNERS, SEQUENCES, Posting
 
 _own, _partners = itemgetter(OWN), itemgetter(PARTNERS)
 
@@ -53,10 +53,10 @@ def gather_python(
     # Most words that start a co-occurrence meet none of their partners: passed over in C.
     for partners in filterfalse(present.isdisjoint, filter(None, map(_partners, vocables))):
         found += map(partners.__getitem__, partners.keys() & present)
-    for field, keys in enumerate(sequences):
+    for field, keys in zip(SEQUENCES, sequences, strict=False):
         for first, second in compress(pairwise(keys), map(leaders.__contains__, keys)):
             row = leaders[first]
-            for followers in (row[FOLLOWERS["any"]], row[1 + field]):
+            for followers in (row[FOLLOWERS["any"]], row[FOLLOWERS[field]]):
                 if followers and second in followers:
                     found.append(followers[second])
     merge_python(found, proven, candidates)

@@ -107,20 +107,19 @@ class _Entry:
         self.proofs = _proofs(compiled, self.plan, anchors)
 
 
+_MOST = 2**62  # the upvote ranges live in C long longs
+
+
 def _upvote_range(upvotes: tuple[Upvotes, ...]) -> tuple[int, int]:
     """The upvote counts every one of `upvotes` accepts, as an inclusive range (empty when
-    lowest > highest), clamped to what a C long long holds."""
-    lowest, highest = -1, _MOST
-    for bounds in map(Upvotes.bounds, upvotes):
-        low, high = bounds
+    lowest > highest; all counts when there are none)."""
+    lowest, highest = -_MOST, _MOST
+    for low, high in map(Upvotes.bounds, upvotes):
         if low is not None:
             lowest = max(lowest, min(low, _MOST))
         if high is not None:
-            highest = min(highest, max(high, -1))
+            highest = min(highest, max(high, -_MOST))
     return lowest, highest
-
-
-_MOST = 2**62
 
 
 def _proofs(compiled: Compiled, plan: Plan, anchors: list[Anchor] | None) -> frozenset[Anchor]:
@@ -268,7 +267,7 @@ class SubscriptionIndex:
             view.prefixes["abstract"] = in_abstract = self._wildcards_in(abstract.words)
             if in_title or in_abstract:
                 present = present.union(in_title, in_abstract)
-        sequences = (title.keys, abstract.keys)
+        sequences = (title.keys, abstract.keys)  # in the order of bot.postings.SEQUENCES
         tables = self._postings
         self._kernel.gather(
             present,

@@ -34,6 +34,7 @@ OWN, PARTNERS, PARTNER_HASHES = 0, 1, 2  # a vocable
 # A leader's followers: of a phrase of either field, of the title's own (`title:"a b"`), of the
 # abstract's own; a paper's title keys are read against slot 1, its abstract's against slot 2.
 FOLLOWERS = {"any": 0, "title": 1, "abstract": 2}
+SEQUENCES = ("title", "abstract")  # the fields whose keys bot.gather reads pairs from, in order
 PAIR_BITS = 18  # 256 KB, probed for every two adjacent words: kept small enough to stay in cache
 _MASK = (1 << 64) - 1
 

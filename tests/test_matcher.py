@@ -494,9 +494,9 @@ def test_upvote_bounds_combine_and_count_none_as_zero(kernel: Kernel) -> None:
     index.add(3, parse("upvotes:<1 upvotes:>=1"))  # nothing is both
     found = {
         upvotes: sorted(index.matching(paper("Diffusion", "", upvotes=upvotes)))
-        for upvotes in (None, 0, 5, 6, 7, 8, 10**12)
+        for upvotes in (None, 0, 5, 6, 7, 8, 10**12, -3)
     }
-    assert found == {None: [2], 0: [2], 5: [], 6: [1], 7: [1], 8: [], 10**12: []}
+    assert found == {None: [2], 0: [2], 5: [], 6: [1], 7: [1], 8: [], 10**12: [], -3: []}
 
 
 @KERNELS
@@ -511,3 +511,11 @@ def test_a_two_word_phrase_of_one_field_is_proven_in_that_field_alone(kernel: Ke
     assert sorted(index.matching(in_title)) == [2, 3]
     assert index.workload(in_abstract) == (2, 0)  # found by their pairs, none evaluated
     assert index.matching(paper("Diffusion video", "video and diffusion")) == []
+
+
+@KERNELS
+def test_a_query_without_upvotes_takes_any_count(kernel: Kernel) -> None:
+    index = SubscriptionIndex(kernel)
+    index.add(1, parse("diffusion -audio"))  # evaluated: its checks carry an open range
+    for upvotes in (None, -3, 0, 10**12):
+        assert index.matching(paper("Diffusion", "", upvotes=upvotes)) == [1]
