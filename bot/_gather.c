@@ -1,16 +1,21 @@
-/* The index's inner step in C: bot.gather.gather_python is the reference and says what this does.
+/* The matcher's inner loops in C. bot/gather.py holds the Python reference of each, which says
+ * what it does; the tests hold the two to the same results.
  *
  * gather(present, sequences, vocabulary, leaders, pair_filter, pair_bits, proven, candidates)
- *
- * Adds to `proven` (a set) the keys, and to `candidates` (a dict) the entries with their
- * checks, of every posting the paper reaches. The layout is bot.postings's: a vocable is
- * (own, partners, partner hashes), a leader (followers, title followers, abstract followers);
- * a posting is a dict of key -> None and entry -> checks.
- *
+ *     Adds to `proven` (a set) the keys, and to `candidates` (a dict) the entries with their
+ *     checks, of every posting the paper reaches. The layout is bot.postings's: a vocable is
+ *     (own, partners, partner hashes), a leader (followers, title followers, abstract
+ *     followers); a posting is a dict of key -> None and entry -> checks.
+ * merge(postings, proven, candidates)
+ *     The same for a list of postings.
  * evaluate(candidates, present, upvotes) -> (matched, pending)
+ *     The candidates whose checks hold, split by whether they have more to test.
+ * wildcards(words, table, shortest) -> set
+ *     The wildcards that start the words, from a table that fills itself (__missing__).
  *
- * Splits the candidates whose checks hold: see bot.gather.evaluate_python. Only dictionary and set probes: no Python code runs, so
- * the tables cannot change under the loops.
+ * gather, merge and evaluate only probe dictionaries and sets of str, int and identity-hashed
+ * keys: no Python code runs during them, so the tables they read cannot change under their
+ * loops (they hold borrowed references). Only the public C API is used.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -245,6 +250,10 @@ gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                                          "2**bits, bits, set, dict) expected");
         return NULL;
     }
+    if (PyTuple_GET_SIZE(sequences) > 2) {
+        PyErr_SetString(PyExc_TypeError, "sequences are the title's keys and the abstract's");
+        return NULL;
+    }
     Words table = {0, NULL, NULL};
     if (words_fill(&table, present) < 0) {
         words_free(&table);
@@ -263,10 +272,6 @@ gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     words_free(&table);
     const unsigned char *bytes = (const unsigned char *)PyByteArray_AS_STRING(filter);
-    if (PyTuple_GET_SIZE(sequences) > 2) {
-        PyErr_SetString(PyExc_TypeError, "sequences are the title's keys and the abstract's");
-        return NULL;
-    }
     for (Py_ssize_t s = 0; s < PyTuple_GET_SIZE(sequences); s++) {
         if (merge_pairs(PyTuple_GET_ITEM(sequences, s), s, leaders, bytes, (int)bits, proven,
                         candidates) < 0) {
