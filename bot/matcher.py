@@ -107,18 +107,21 @@ class _Entry:
         self.proofs = _proofs(compiled, self.plan, anchors)
 
 
-_MOST = 2**62  # the upvote ranges live in C long longs
+# The ends of an open upvote range: C long longs, and one shared object each, so the checks of
+# the many queries without an upvotes clause point at the same two (no extra memory to read).
+_MOST = 2**62
+_LEAST = -_MOST
 
 
 def _upvote_range(upvotes: tuple[Upvotes, ...]) -> tuple[int, int]:
     """The upvote counts every one of `upvotes` accepts, as an inclusive range (empty when
     lowest > highest; all counts when there are none)."""
-    lowest, highest = -_MOST, _MOST
+    lowest, highest = _LEAST, _MOST
     for low, high in map(Upvotes.bounds, upvotes):
         if low is not None:
             lowest = max(lowest, min(low, _MOST))
         if high is not None:
-            highest = min(highest, max(high, -_MOST))
+            highest = min(highest, max(high, _LEAST))
     return lowest, highest
 
 
