@@ -354,6 +354,18 @@ class PaperView:
             self._sets[scope] = found
         return found
 
+    def keys_with(self, *wildcards: set[str]) -> frozenset[str]:
+        """The `any` keys together with `wildcards` (starred, `graph*`, so never equal to a key)
+        in one set, which the view keeps as its `any` keys: key tests read it unchanged."""
+        found = self._sets.get("any")
+        if found is None:
+            title, abstract = self.tokens("title").keys, self.tokens("abstract").keys
+            found = frozenset(itertools.chain(title, abstract, *wildcards))
+        elif any(wildcards):
+            found = found.union(*wildcards)
+        self._sets["any"] = found
+        return found
+
     @property
     def categories(self) -> list[tuple[str, int, int]]:
         """(folded name, start, end) of each category in `" ".join(paper.categories)`."""

@@ -262,14 +262,14 @@ class SubscriptionIndex:
         proven: set[int] = set()
         candidates = self._always.copy()
         title, abstract = view.tokens("title"), view.tokens("abstract")
-        present = view.keys_in("any")
         if self._wildcards.uses:
             # Anchors pull in the queries of the wildcards found, and the view learns which
             # wildcards hold (no search later).
             view.prefixes["title"] = in_title = self._wildcards_in(title.words)
             view.prefixes["abstract"] = in_abstract = self._wildcards_in(abstract.words)
-            if in_title or in_abstract:
-                present = present.union(in_title, in_abstract)
+            present = view.keys_with(in_title, in_abstract)
+        else:
+            present = view.keys_in("any")
         sequences = (title.keys, abstract.keys)  # in the order of bot.postings.SEQUENCES
         tables = self._postings
         self._kernel.gather(
