@@ -15,7 +15,8 @@
  *
  * gather, merge and evaluate only probe dictionaries and sets of str, int and identity-hashed
  * keys: no Python code runs during them, so the tables they read cannot change under their
- * loops (they hold borrowed references). Only the public C API is used.
+ * loops (they hold borrowed references). Only the public C API is used, and one field of
+ * CPython's dict struct (ma_keys) as an address to prefetch, never read through.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -285,6 +286,12 @@ gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (PyTuple_Check(vocables[k]) && PyTuple_GET_SIZE(vocables[k]) == ROW) {
             PREFETCH(PyTuple_GET_ITEM(vocables[k], 0));
             PREFETCH(PyTuple_GET_ITEM(vocables[k], 2));
+        }
+    }
+    for (Py_ssize_t k = 0; !failed && k < count; k++) { /* then the own postings' tables */
+        if (PyTuple_Check(vocables[k]) && PyTuple_GET_SIZE(vocables[k]) == ROW &&
+            PyDict_Check(PyTuple_GET_ITEM(vocables[k], 0))) {
+            PREFETCH(((PyDictObject *)PyTuple_GET_ITEM(vocables[k], 0))->ma_keys);
         }
     }
     for (Py_ssize_t k = 0; !failed && k < count; k++) {
