@@ -147,7 +147,6 @@ class Tokens:
 
     __slots__ = (
         "_keyset",
-        "_pairs",
         "_positions",
         "_spaced_keys",
         "_spaced_words",
@@ -168,7 +167,6 @@ class Tokens:
     ) -> None:
         self.text, self.words, self.keys, self.starts, self.ends = text, words, keys, starts, ends
         self._keyset: frozenset[str] | None = None
-        self._pairs: frozenset[tuple[str, str]] | None = None
         self._spaced_words: str | None = None
         self._spaced_keys: str | None = None
         self._positions: dict[str, list[int]] = {}
@@ -182,13 +180,6 @@ class Tokens:
         if self._keyset is None:
             self._keyset = frozenset(self.keys)
         return self._keyset
-
-    @property
-    def pairs(self) -> frozenset[tuple[str, str]]:
-        """Every two adjacent keys."""
-        if self._pairs is None:
-            self._pairs = frozenset(itertools.pairwise(self.keys))
-        return self._pairs
 
     def pairwise(self) -> Iterator[tuple[str, str]]:
         """Every two adjacent keys, in order (with repeats), made as iterated (zip reuses its
