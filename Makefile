@@ -5,8 +5,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test lint format bench clean
 
-# setup.py and the C source: an edit rebuilds the compiled matcher kernel (bot/_gather.c)
-$(STAMP): pyproject.toml setup.py bot/_gather.c
+# setup.py and the C source: an edit rebuilds the compiled matcher kernel (bot/query/_gather.c)
+$(STAMP): pyproject.toml setup.py bot/query/_gather.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -23,6 +23,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
@@ -32,4 +33,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) data .pytest_cache build bot/_gather.*.so
+	rm -rf $(VENV) data .pytest_cache build bot/query/_gather.*.so

@@ -1,7 +1,7 @@
-"""The one compiled piece: the matcher's inner step (bot/_gather.c). Everything else is in
-pyproject.toml. `optional`: without a C compiler the install goes on, and bot.gather falls back
+"""The one compiled piece: the matcher's inner step (bot/query/_gather.c). Everything else is in
+pyproject.toml. `optional`: without a C compiler the install goes on, and bot.query.gather falls back
 to its Python reference."""
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("bot._gather", ["bot/_gather.c"], optional=True)])
+setup(ext_modules=[Extension("bot.query._gather", ["bot/query/_gather.c"], optional=True)])

@@ -26,12 +26,13 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import insert
 
-from adapters.chat.slack import SlackChat
+from adapters.scheduling.timer import ApsTimer
+from adapters.slack.chat import SlackChat
 from benchmarks.corpus import bench_papers, vocabulary
+from bot.delivery.pipeline import Pipeline
+from bot.delivery.scheduler import CONCURRENCY, Scheduler
 from bot.models import Paper
-from bot.pipeline import Pipeline
-from bot.query import parse
-from bot.scheduler import CONCURRENCY, Scheduler
+from bot.query.language import parse
 from storage import build_stores
 from storage.db import open_database
 from storage.tables import channels, subscriptions
@@ -151,7 +152,7 @@ async def run(n_channels: int) -> bool:
             pipeline = Pipeline(
                 build_stores(engine), {}, {"slack": chat}, lambda: datetime.now(UTC)
             )
-            scheduler = Scheduler(pipeline, poll_interval=timedelta(hours=1))
+            scheduler = Scheduler(pipeline, ApsTimer(), poll_interval=timedelta(hours=1))
             rss_before = _rss_mb()
             began = time.perf_counter()
             reports = await scheduler.sweep()

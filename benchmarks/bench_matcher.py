@@ -19,12 +19,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bot.gather import BEST
-from bot.matcher import SubscriptionIndex
 from bot.models import Paper
-from bot.query import Query, parse
-from bot.regex_matcher import FoldedPaper, compile_query
-from bot.text import tokenize, tokenize_parts, words
+from bot.query.gather import BEST
+from bot.query.language import Query, parse
+from bot.query.matcher import SubscriptionIndex
+from bot.query.regex_matcher import FoldedPaper, compile_query
+from bot.query.text import tokenize, tokenize_parts, words
 
 PAPERS = 2_000
 SUBSCRIPTIONS = 50_000
@@ -253,7 +253,7 @@ def main() -> bool:
         "floor, index and explain are each the best of 5 rounds taken in turn, with the garbage "
         "collector paused (as timeit does)"
     )
-    print(f"  kernel  {BEST.name} (see bot/gather.py)")
+    print(f"  kernel  {BEST.name} (see bot/query/gather.py)")
     parse_s, queries = _timed(lambda: [parse(t) for t in texts], runs=1)
     distinct = len({q.canonical for q in queries})
     print(f"  parse   {parse_s:6.2f} s   {len(queries):,} queries, {distinct:,} distinct")

@@ -1,11 +1,12 @@
-"""The narrow protocols the edges implement: paper sources, chat platforms, and the clock."""
+"""The narrow protocols the edges implement: paper sources, chat platforms, the clock and the
+timer that wakes the scheduler."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Protocol
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Protocol
 
 from bot.models import ChannelRef, Command, Digest, Paper, Reply
 
@@ -132,4 +133,63 @@ class Chat(Protocol):
 
     async def stop(self) -> None:
         """Disconnect."""
+        ...
+
+
+# --- the scheduler's clockwork -------------------------------------------------------------
+
+
+class Timer(Protocol):
+    """Runs coroutines on time. One job per id; a job still running when its time comes again
+    is not started twice, and runs missed while the process was busy coalesce into one."""
+
+    @property
+    def running(self) -> bool:
+        """Whether `start` was called and `shutdown` was not."""
+        ...
+
+    def every(
+        self,
+        job_id: str,
+        interval: timedelta,
+        job: Callable[..., Awaitable[Any]],
+        *args: Any,
+        first_at: datetime | None = None,
+        catch_up: bool = False,
+    ) -> None:
+        """Run `job(*args)` every `interval`, first at `first_at` (None: one interval from now);
+        `catch_up` runs a late one however late."""
+        ...
+
+    def at(
+        self,
+        job_id: str,
+        when: time,
+        weekdays: str,
+        timezone: str,
+        job: Callable[..., Awaitable[Any]],
+        *args: Any,
+    ) -> None:
+        """Run `job(*args)` at `when` in `timezone` on `weekdays` (cron's day_of_week: `*`,
+        `mon-fri`, `mon,thu`), however late the process gets to it."""
+        ...
+
+    def has(self, job_id: str) -> bool:
+        """Whether a job with this id is scheduled."""
+        ...
+
+    def remove(self, job_id: str) -> None:
+        """Forget the job, if there is one."""
+        ...
+
+    def start(self) -> None:
+        """Start running jobs."""
+        ...
+
+    def pause(self) -> None:
+        """Stop starting jobs (the running ones go on)."""
+        ...
+
+    def shutdown(self) -> None:
+        """Stop for good, without waiting for running jobs."""
         ...

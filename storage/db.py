@@ -63,7 +63,7 @@ def create_engine(url: str) -> AsyncEngine:
 
         return engine
     # A channel's advisory lock holds a connection while its work takes another: the pool must
-    # fit two per channel served at once (bot.scheduler.CONCURRENCY) plus the rest of the bot.
+    # fit two per channel served at once (bot.delivery.scheduler.CONCURRENCY) plus the rest of the bot.
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
 
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.commands import CommandHandler
+from bot.commands.handler import CommandHandler
+from bot.delivery.pipeline import Pipeline
 from bot.models import Paper, Schedule
-from bot.pipeline import Pipeline
 from bot.stores import Stores
 from storage import build_stores
 from storage.db import create_engine, open_database

@@ -61,7 +61,7 @@ class FakeChat:
         self.handler = on_command
 
     def paginate(self, digest: Digest) -> list[Digest]:
-        from bot.digest import paginate
+        from bot.delivery.digest import paginate
 
         return paginate(digest, lambda d: len(d.items) <= self.page_size)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 
 from benchmarks.bench_matcher import SEED, load_corpus, make_papers, make_queries
-from bot.matcher import SubscriptionIndex
-from bot.query import parse
-from bot.regex_matcher import FoldedPaper, compile_query
+from bot.query.language import parse
+from bot.query.matcher import SubscriptionIndex
+from bot.query.regex_matcher import FoldedPaper, compile_query
 
 
 def test_generated_workload_parses_and_index_agrees_with_naive() -> None:

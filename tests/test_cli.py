@@ -9,7 +9,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import cli
+from entry.cli import cli
 
 runner = CliRunner()
 CH = "console:local:general"
@@ -191,7 +191,7 @@ def test_db_upgrade():
 
 
 def test_demo_runs_from_the_installed_script(tmp_path):
-    script = [sys.executable, "-c", "from bot.cli import main; main()", "demo"]
+    script = [sys.executable, "-c", "from entry.cli import main; main()", "demo"]
     done = subprocess.run(script, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "sample: 276 new papers stored" in done.stdout

@@ -147,17 +147,17 @@ async def test_search_covers_thirty_days(pipeline, source, chat, clock):
 
 
 async def test_search_reads_the_papers_off_the_event_loop(pipeline, source, chat, monkeypatch):
-    import bot.pipeline
+    import bot.delivery.pipeline
 
     await poll(pipeline, source)
     threads: set[int] = set()
-    real = bot.pipeline.explain
+    real = bot.delivery.pipeline.explain
 
     def explain(query, paper):  # type: ignore[no-untyped-def]
         threads.add(threading.get_ident())
         return real(query, paper)
 
-    monkeypatch.setattr(bot.pipeline, "explain", explain)
+    monkeypatch.setattr(bot.delivery.pipeline, "explain", explain)
     reply = await chat.command(CH, "search long context")
     assert [m.paper.id for m in reply.matches] == ["arxiv:2611.00002"]
     assert threads and threading.get_ident() not in threads  # the loop answers others meanwhile

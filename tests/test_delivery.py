@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from bot.delivery.pipeline import Pipeline
 from bot.models import ChannelRef
-from bot.pipeline import Pipeline
 from bot.ports import ChannelUnavailable, ChatAuthError, MessageRejected, TransientChatError
 from tests.conftest import paper
 from tests.fakes import FakeChat
@@ -89,7 +89,7 @@ async def test_crash_between_claim_and_answer_is_reconciled_after_restart(
     stores, source, chat, clock
 ):
     first = Pipeline(stores, {"list": source}, {"console": chat}, clock)
-    from bot.commands import CommandHandler
+    from bot.commands.handler import CommandHandler
     from bot.models import Schedule
 
     await chat.start(CommandHandler(first, Schedule()))
@@ -115,7 +115,7 @@ async def test_crash_between_claim_and_answer_is_reconciled_after_restart(
 
 
 async def test_a_page_retried_after_a_restart_keeps_its_highlights(stores, source, chat, clock):
-    from bot.commands import CommandHandler
+    from bot.commands.handler import CommandHandler
     from bot.models import Schedule
 
     first = Pipeline(stores, {"list": source}, {"console": chat}, clock)
@@ -154,7 +154,7 @@ async def test_bad_credentials_stop_one_platform_only(stores, source, clock):
     slack = FakeChat(platform="slack")
     console = FakeChat(platform="console")
     pipe = Pipeline(stores, {"list": source}, {"slack": slack, "console": console}, clock)
-    from bot.commands import CommandHandler
+    from bot.commands.handler import CommandHandler
     from bot.models import Schedule
 
     handler = CommandHandler(pipe, Schedule())

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.digest import build_digest, paginate, rank
+from bot.delivery.digest import build_digest, paginate, rank
+from bot.delivery.render import first_authors, first_sentence, highlight, spans, truncate
 from bot.models import Channel, ChannelRef, ChannelSettings, Hit, Match
-from bot.render import first_authors, first_sentence, highlight, spans, truncate
 from tests.conftest import paper
 
 CH = ChannelRef.parse("slack:T1:C1")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from adapters.scheduling.timer import ApsTimer
+from bot.delivery.scheduler import Scheduler
 from bot.models import ChannelRef
-from bot.scheduler import Scheduler
 from tests.conftest import paper
 
 A = ChannelRef.parse("console:local:alpha")
@@ -55,7 +56,7 @@ async def test_a_paper_stored_during_a_sweep_reaches_every_channel_next_time(
         await chat.command(ref, "subscribe diffusion")
     source.papers = [paper(1, "Diffusion one")]
     await pipeline.poll("list", force=True)
-    scheduler = Scheduler(pipeline, poll_interval=timedelta(hours=1), concurrency=1)
+    scheduler = Scheduler(pipeline, ApsTimer(), poll_interval=timedelta(hours=1), concurrency=1)
     post = chat.post
     polled = False
 

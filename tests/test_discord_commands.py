@@ -12,8 +12,8 @@ import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from adapters.chat.discord_chat import FAILED_REPLY, DiscordChat
-from adapters.chat.discord_commands import papers_group
+from adapters.discord.chat import FAILED_REPLY, DiscordChat
+from adapters.discord.commands import papers_group
 from bot.models import ChannelRef, Command, Reply, Visibility
 from bot.ports import ChatAuthError, TransientChatError
 from tests.discord_standin import (

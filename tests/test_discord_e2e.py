@@ -11,10 +11,10 @@ import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from adapters.chat.discord_chat import DiscordChat
-from bot.commands import CommandHandler
+from adapters.discord.chat import DiscordChat
+from bot.commands.handler import CommandHandler
+from bot.delivery.pipeline import Pipeline
 from bot.models import Command, Reply, Schedule
-from bot.pipeline import Pipeline
 from bot.stores import Stores
 from tests.conftest import ListSource, paper
 from tests.discord_standin import (

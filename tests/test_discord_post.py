@@ -12,7 +12,7 @@ import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from adapters.chat.discord_chat import BOT_PERMISSIONS, DiscordChat, delivery_nonce, invite_url
+from adapters.discord.chat import BOT_PERMISSIONS, DiscordChat, delivery_nonce, invite_url
 from bot.models import ChannelRef, Digest
 from bot.ports import ChannelUnavailable, ChatAuthError, MessageRejected, TransientChatError
 from config.settings import Settings
@@ -137,7 +137,7 @@ async def test_a_channel_the_bot_cannot_post_to_is_unavailable(
     with caplog.at_level(logging.WARNING), pytest.raises(ChannelUnavailable):
         await chat.post(CHANNEL, one_page(), "delivery-11")
 
-    [line] = [r.getMessage() for r in caplog.records if r.name == "adapters.chat.discord_chat"]
+    [line] = [r.getMessage() for r in caplog.records if r.name == "adapters.discord.chat"]
     assert str(CHANNEL) in line and str(status) in line and str(body["message"]) in line
 
 

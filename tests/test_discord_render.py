@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from adapters.chat.discord_render import (
+from adapters.discord.render import (
     MAX_CONTENT,
     MAX_EMBED_TOTAL,
     MAX_EMBEDS,
@@ -16,7 +16,7 @@ from adapters.chat.discord_render import (
     reply_messages,
     split_text,
 )
-from bot.digest import paginate
+from bot.delivery.digest import paginate
 from bot.models import ChannelRef, Digest, Hit, Match, Paper, Reply
 from tests.discord_standin import message_problems
 

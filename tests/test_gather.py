@@ -1,4 +1,4 @@
-"""The matcher's inner loops (bot.gather): the compiled kernel does what the Python reference
+"""The matcher's inner loops (bot.query.gather): the compiled kernel does what the Python reference
 does, the pair filter never hides an anchor, and bad input is an error, not a crash."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ from itertools import pairwise
 
 import pytest
 
-from bot.gather import COMPILED, PYTHON, Kernel
-from bot.postings import Postings
-from bot.text import tokenize
+from bot.query.gather import COMPILED, PYTHON, Kernel
+from bot.query.postings import Postings
+from bot.query.text import tokenize
 
 KERNELS = [PYTHON, *([COMPILED] if COMPILED else [])]
 needs_compiled = pytest.mark.skipif(
-    COMPILED is None, reason="bot._gather is not built (no C compiler at install)"
+    COMPILED is None, reason="bot.query._gather is not built (no C compiler at install)"
 )
 WORDS = ["video", "diffusion", "model", "audio", "graph", "neural", "network", "attention"]
 
@@ -157,6 +157,6 @@ def test_wildcards_skip_words_shorter_than_every_prefix(kernel: Kernel) -> None:
 
 @needs_compiled
 def test_the_compiled_kernel_is_the_one_used() -> None:
-    from bot.gather import BEST
+    from bot.query.gather import BEST
 
     assert BEST is COMPILED

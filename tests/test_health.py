@@ -10,7 +10,7 @@ import sys
 import aiohttp
 import pytest
 
-from adapters.health import serve_health
+from adapters.web.health import serve_health
 
 
 def free_port() -> int:
@@ -39,14 +39,14 @@ async def test_paperbot_run_without_slack_over_http_serves_healthz_on_its_port(t
     for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DISCORD_BOT_TOKEN"):
         env.pop(name, None)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from bot.cli import main; main()", "run",
+        sys.executable, "-c", "from entry.cli import main; main()", "run",
         env=env, cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
         assert proc.stderr is not None
         async with asyncio.timeout(60):  # its log says when it is up
-            while b"paperbot running" not in await proc.stderr.readline():
-                pass
+            while b"paperbot running" not in (line := await proc.stderr.readline()):
+                assert line, "paperbot run exited before it was up"
         assert await get(port) == (200, {"ok": True})
         proc.terminate()
         async with asyncio.timeout(60):

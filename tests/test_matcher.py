@@ -8,12 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.gather import COMPILED, PYTHON, Kernel
-from bot.matcher import SubscriptionIndex, explain
 from bot.models import Hit, Paper
-from bot.query import And, Node, Not, Or, Term, canonical, parse
-from bot.regex_matcher import matches as naive_matches
-from bot.text import plural_key
+from bot.query.gather import COMPILED, PYTHON, Kernel
+from bot.query.language import And, Node, Not, Or, Term, canonical, parse
+from bot.query.matcher import SubscriptionIndex, explain
+from bot.query.regex_matcher import matches as naive_matches
+from bot.query.text import plural_key
 
 
 def paper(
@@ -235,8 +235,8 @@ def test_removing_a_wildcard_query_stops_matching_it() -> None:
 
 
 def test_a_round_explains_a_paper_only_when_a_channel_asks_for_it() -> None:
-    from bot.matchbook import MatchBook
     from bot.models import ChannelRef, Subscription
+    from bot.query.matchbook import MatchBook
 
     a, b = ChannelRef.parse("console:local:a"), ChannelRef.parse("console:local:b")
     book = MatchBook()
@@ -260,8 +260,8 @@ def test_a_round_explains_a_paper_only_when_a_channel_asks_for_it() -> None:
 
 
 def test_a_reused_subscription_id_does_not_inherit_the_old_matches() -> None:
-    from bot.matchbook import MatchBook
     from bot.models import ChannelRef, Subscription
+    from bot.query.matchbook import MatchBook
 
     ch = ChannelRef.parse("console:local:a")
     papers = [paper("Diffusion models", "", id="arxiv:1")]
@@ -377,7 +377,7 @@ def _parsed(texts: list[str]) -> list:  # type: ignore[type-arg]
     return out
 
 
-# The index on each implementation of its inner loops (bot.gather): the C one where it was built.
+# The index on each implementation of its inner loops (bot.query.gather): the C one where it was built.
 KERNELS = pytest.mark.parametrize(
     "kernel", [PYTHON, *([COMPILED] if COMPILED else [])], ids=lambda k: k.name.split()[0]
 )

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.query import MAX_LENGTH, MAX_TERMS, Query, QueryError, parse
+from bot.query.language import MAX_LENGTH, MAX_TERMS, Query, QueryError, parse
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,11 @@ from collections import Counter
 
 import pytest
 
-from bot.commands import CommandHandler
+from adapters.scheduling.timer import ApsTimer
+from bot.commands.handler import CommandHandler
+from bot.delivery.pipeline import Pipeline
+from bot.delivery.scheduler import Scheduler
 from bot.models import ChannelRef, Command, Schedule
-from bot.pipeline import Pipeline
-from bot.scheduler import Scheduler
 from storage import build_stores
 from storage.db import open_database
 from tests.conftest import PG_URL, ListSource, paper, pg_reason, reset_postgres
@@ -31,7 +32,9 @@ async def test_two_replicas_sweeping_at_once_post_every_digest_once():
     for _ in range(2):
         engine = await open_database(PG_URL)
         pipe = Pipeline(build_stores(engine), {"list": source}, {"console": shared_chat}, clock)
-        replicas.append((engine, pipe, Scheduler(pipe, poll_interval=timedelta(hours=1))))
+        replicas.append(
+            (engine, pipe, Scheduler(pipe, ApsTimer(), poll_interval=timedelta(hours=1)))
+        )
     try:
         first = replicas[0][1]
         handler = CommandHandler(first, Schedule())

@@ -23,11 +23,11 @@ from aiohttp import web
 from sqlalchemy import select
 
 from adapters.sources.sample import SampleSource
-from bot.matchbook import MatchBook
+from bot.delivery.pipeline import Pipeline
 from bot.models import ChannelRef, ChannelSettings, Schedule
-from bot.pipeline import Pipeline
 from bot.ports import utcnow
-from bot.query import parse
+from bot.query.language import parse
+from bot.query.matchbook import MatchBook
 from storage import build_stores
 from storage.db import open_database
 from storage.tables import deliveries
@@ -92,7 +92,7 @@ class ChaosSlack(SlackStandin):
         return await super()._api(request)
 
 
-RUN = [sys.executable, "-c", "from bot.cli import main; main()", "run"]
+RUN = [sys.executable, "-c", "from entry.cli import main; main()", "run"]
 
 
 def bot_env(slack: SlackStandin, url: str) -> dict[str, str]:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from bot.models import Channel, ChannelRef, Days, Schedule
-from bot.scheduler import Scheduler, due_slot
-from bot.schedules import (
+from adapters.scheduling.timer import ApsTimer
+from bot.delivery.scheduler import Scheduler, due_slot
+from bot.delivery.schedules import (
     ScheduleError,
     fire_times,
     next_slot,
@@ -17,6 +17,7 @@ from bot.schedules import (
     schedule_zone,
     zone,
 )
+from bot.models import Channel, ChannelRef, Days, Schedule
 
 CH = ChannelRef.parse("console:local:general")
 
@@ -109,7 +110,7 @@ async def test_sweep_posts_one_catch_up_digest_after_downtime(
     source.papers = [paper(1, "Diffusion one")]
     await pipeline.poll("list", force=True)
     await chat.command(CH, "subscribe diffusion")
-    scheduler = Scheduler(pipeline, poll_interval=timedelta(hours=1))
+    scheduler = Scheduler(pipeline, ApsTimer(), poll_interval=timedelta(hours=1))
     clock.set(utc(2026, 11, 25, 9, 0, 30))
     assert [r.posted for r in await scheduler.sweep()] == [1]
     # the bot is down for days; more papers arrived meanwhile
@@ -130,13 +131,13 @@ async def test_sweep_posts_one_catch_up_digest_after_downtime(
 
 
 async def test_schedule_change_by_command_applies_at_once(pipeline, source, chat, clock, stores):
-    scheduler = Scheduler(pipeline, poll_interval=timedelta(hours=1))
+    scheduler = Scheduler(pipeline, ApsTimer(), poll_interval=timedelta(hours=1))
     pipeline_handler = chat.handler
     pipeline_handler.on_channel_change = scheduler.on_channel_change
     clock.set(utc(2026, 11, 30, 5))
     await chat.command(CH, "subscribe diffusion")
     await chat.command(CH, "schedule 07:00 Europe/Berlin weekdays")
-    job = scheduler.aps.get_job(f"digest:{CH}")
+    job = scheduler.timer.aps.get_job(f"digest:{CH}")
     assert job is not None and str(job.trigger.timezone) == "Europe/Berlin"
     assert "day_of_week='mon-fri'" in str(job.trigger)
     channel = await stores.channels.get(CH)
@@ -144,7 +145,7 @@ async def test_schedule_change_by_command_applies_at_once(pipeline, source, chat
     clock.set(utc(2026, 11, 30, 6, 0, 5))
     assert due_slot(channel, clock()) == utc(2026, 11, 30, 6)
     await chat.command(CH, "schedule off")
-    assert scheduler.aps.get_job(f"digest:{CH}") is None
+    assert not scheduler.timer.has(f"digest:{CH}")
 
 
 async def test_stop_waits_for_a_running_poll_to_finish(pipeline, source):
@@ -160,7 +161,7 @@ async def test_stop_waits_for_a_running_poll_to_finish(pipeline, source):
         return await fetch(since, cursor)
 
     source.fetch = slow_fetch
-    scheduler = Scheduler(pipeline, poll_interval=timedelta(hours=1))
+    scheduler = Scheduler(pipeline, ApsTimer(), poll_interval=timedelta(hours=1))
     job = asyncio.create_task(scheduler.poll("list"))
     await started.wait()
     stopping = asyncio.create_task(scheduler.stop())
@@ -181,7 +182,7 @@ async def test_stop_cancels_a_job_still_running_after_the_grace_period(pipeline,
         await asyncio.Event().wait()  # never answers
 
     source.fetch = stuck_fetch
-    scheduler = Scheduler(pipeline, poll_interval=timedelta(hours=1))
+    scheduler = Scheduler(pipeline, ApsTimer(), poll_interval=timedelta(hours=1))
     job = asyncio.create_task(scheduler.poll("list"))
     await started.wait()
     await scheduler.stop(grace=0)
@@ -205,10 +206,10 @@ async def test_a_zone_this_host_does_not_know_falls_back_to_utc_for_that_channel
     source.papers = [paper(1, "Diffusion one")]
     await pipeline.poll("list", force=True)
     schedule_zone.cache_clear()  # it warns once per name and process
-    scheduler = Scheduler(pipeline, poll_interval=timedelta(hours=1))
+    scheduler = Scheduler(pipeline, ApsTimer(), poll_interval=timedelta(hours=1))
     for channel in await stores.channels.all():  # what start() does: the odd one runs on UTC
         scheduler.reschedule(channel)
-    assert scheduler.aps.get_job(f"digest:{other}") is not None
+    assert scheduler.timer.has(f"digest:{other}")
     clock.set(utc(2026, 11, 30, 9, 0, 30))
     assert sorted(r.papers for r in await scheduler.sweep()) == [1, 1]
     assert "time zone 'US/Gone' is unknown on this host" in caplog.text
@@ -222,7 +223,7 @@ async def test_pause_also_holds_a_page_waiting_for_its_retry(pipeline, source, c
     await chat.command(CH, "subscribe diffusion")
     source.papers = [paper(1, "Diffusion one")]
     await pipeline.poll("list", force=True)
-    scheduler = Scheduler(pipeline, poll_interval=timedelta(hours=1))
+    scheduler = Scheduler(pipeline, ApsTimer(), poll_interval=timedelta(hours=1))
     chat.failures = [TransientChatError("rate limited", retry_after=30)]
     clock.set(utc(2026, 11, 30, 9, 0, 30))
     assert [r.pending for r in await scheduler.sweep()] == [1]
@@ -245,7 +246,7 @@ async def test_a_schedule_moved_to_a_time_already_past_today_waits_for_tomorrow(
     await chat.command(CH, "subscribe diffusion")
     source.papers = [paper(1, "Diffusion one")]
     await pipeline.poll("list", force=True)
-    scheduler = Scheduler(pipeline, poll_interval=timedelta(hours=1))
+    scheduler = Scheduler(pipeline, ApsTimer(), poll_interval=timedelta(hours=1))
     clock.set(utc(2026, 11, 30, 9, 0, 30))
     assert [r.papers for r in await scheduler.sweep()] == [1]
     clock.set(utc(2026, 11, 30, 9, 30))

@@ -12,11 +12,11 @@ import aiohttp
 import pytest
 from typer.testing import CliRunner
 
-from adapters.chat.slack import SlackChat
-from bot.cli import cli
-from bot.commands import CommandHandler
+from adapters.slack.chat import SlackChat
+from bot.commands.handler import CommandHandler
+from bot.delivery.pipeline import Pipeline
 from bot.models import ChannelRef, Schedule
-from bot.pipeline import Pipeline
+from entry.cli import cli
 from tests.conftest import paper
 from tests.slack_standin import SlackStandin, signed_headers, slash_command_body
 

@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 from slack_sdk.signature import Clock, SignatureVerifier
 
-from adapters.chat.slack import SlackChat
-from adapters.chat.slack_server import is_signed_by_slack
+from adapters.slack.chat import SlackChat
+from adapters.slack.server import is_signed_by_slack
 from bot.models import ChannelRef, Command, Reply, Visibility
 from bot.ports import ChatAuthError
 from config.settings import Settings, SettingsError

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.chat.slack import SlackChat
-from adapters.chat.slack_render import render_digest
+from adapters.slack.chat import SlackChat
+from adapters.slack.render import render_digest
 from bot.ports import ChannelUnavailable, ChatAuthError, TransientChatError
 from tests.slack_papers import CHANNEL, digest, match, paper
 from tests.slack_standin import LOST_RESPONSE, SlackStandin

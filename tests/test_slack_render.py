@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from adapters.chat.slack import SlackChat
-from adapters.chat.slack_render import (
+from adapters.slack.chat import SlackChat
+from adapters.slack.render import (
     MAX_BLOCKS,
     MAX_HEADER_TEXT,
     MAX_MESSAGE_CHARS,

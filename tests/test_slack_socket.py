@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.chat.slack import SlackChat
+from adapters.slack.chat import SlackChat
 from bot.models import ChannelRef, Command, Reply
 from bot.ports import ChatAuthError
 from tests.slack_standin import SlackStandin

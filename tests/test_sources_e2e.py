@@ -8,9 +8,9 @@ from pathlib import Path
 from aiohttp import web
 
 from adapters.sources.registry import build_sources
-from bot.commands import CommandHandler
+from bot.commands.handler import CommandHandler
+from bot.delivery.pipeline import Pipeline
 from bot.models import ChannelRef, Command, Schedule
-from bot.pipeline import Pipeline
 from config.settings import load_settings
 from tests.fakes import FakeChat
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text import SEP, fold_text, plural_forms, plural_key, tokenize, tokenize_parts, words
+from bot.query.text import SEP, fold_text, plural_forms, plural_key, tokenize, tokenize_parts, words
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""The scheduler's clockwork: APScheduler behind the core's `Timer` port."""

@@ -1,0 +1,1 @@
+"""paperbot's own HTTP server: /healthz, and the routes platforms add to it."""

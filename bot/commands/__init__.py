@@ -1,0 +1,1 @@
+"""The command layer: chat commands, platform-neutral, one Command in and one Reply out."""

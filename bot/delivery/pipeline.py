@@ -1,0 +1,505 @@
+"""The flow: source -> store -> match -> digest -> deliver, with the database as the truth."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from itertools import takewhile
+
+from bot.delivery.digest import build_digest, rank
+from bot.models import Channel, ChannelRef, Digest, Match, Paper
+from bot.ports import (
+    ChannelUnavailable,
+    Chat,
+    ChatAuthError,
+    Clock,
+    MessageRejected,
+    PaperSource,
+    TransientChatError,
+)
+from bot.query.language import Query
+from bot.query.matchbook import MatchBook, RoundMatches
+from bot.query.matcher import explain
+from bot.stores import LedgerPage, SourceState, Stores
+
+log = logging.getLogger(__name__)
+
+FIRST_DIGEST_WINDOW = timedelta(hours=24)
+
+
+def digest_title(now: datetime) -> str:
+    """The header of a digest built at `now`."""
+    return f"New papers · {now:%a %d %b %Y}"
+
+
+@dataclass(frozen=True)
+class PollReport:
+    """What one poll of one source did."""
+
+    source: str
+    new: list[Paper]
+    updated: int = 0
+    bad_entries: int = 0
+    not_modified: bool = False
+    error: str | None = None
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What one digest run did for one channel."""
+
+    channel: ChannelRef
+    posted: int = 0
+    papers: int = 0
+    pending: int = 0
+    more: int = 0
+    note: str | None = None
+    blocked: bool = False  # the channel or its platform cannot be posted to now
+
+
+@dataclass(frozen=True)
+class Round:
+    """The papers of one sweep, read and matched once for every channel it serves."""
+
+    matched: RoundMatches  # every channel's matches among the papers read
+    read_at: datetime  # when they were read: where the digests' windows end
+    open_channels: Set[str]  # channels (as str) with pages waiting in the ledger
+    delivered: Mapping[str, Set[str]] = field(default_factory=dict)  # channel -> paper ids
+
+
+class NoChatForPlatform(Exception):
+    """A channel on a platform that is not configured in this process."""
+
+
+class Pipeline:
+    """Polls sources into the store and delivers each channel's digest through its chat."""
+
+    def __init__(
+        self,
+        stores: Stores,
+        sources: Mapping[str, PaperSource],
+        chats: Mapping[str, Chat],
+        clock: Clock,
+        *,
+        poll_interval: timedelta = timedelta(hours=1),
+        max_backoff: timedelta = timedelta(hours=12),
+        retry_base: float = 5.0,
+        retry_max: float = 3600.0,
+        book: MatchBook | None = None,
+    ) -> None:
+        self.stores = stores
+        self.sources = dict(sources)
+        self.chats = dict(chats)
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.max_backoff = max_backoff
+        self.retry_base = retry_base
+        self.retry_max = retry_max
+        self.book = book or MatchBook()
+        self.disabled_platforms: dict[str, str] = {}
+
+    # --- polling -------------------------------------------------------------------------
+
+    async def poll(self, name: str, *, force: bool = False) -> PollReport:
+        """Poll one source now (unless it is backing off and not forced); never raises."""
+        source = self.sources[name]
+        state = await self.stores.sources.get(name)
+        now = self.clock()
+        if not force and state.next_poll_at and now < state.next_poll_at:
+            return PollReport(name, [], skipped=True)
+        try:
+            result = await source.fetch(state.last_success_at, state.cursor)
+        except Exception as exc:  # one source failing never stops the others
+            failures = state.failures + 1
+            backoff = min(self.max_backoff, self.poll_interval * 2 ** (failures - 1))
+            message = f"{type(exc).__name__}: {exc}"[:500]
+            log.warning(
+                "source %s failed (%d in a row), next try in %s: %s",
+                name,
+                failures,
+                backoff,
+                message,
+            )
+            await self.stores.sources.save(
+                replace(
+                    state,
+                    last_poll_at=now,
+                    last_error=message,
+                    last_error_at=now,
+                    failures=failures,
+                    next_poll_at=now + backoff,
+                )
+            )
+            return PollReport(name, [], error=message)
+        # New papers are stamped as they are stored (the store reads the clock), not when the
+        # fetch began: a digest that ran meanwhile has already closed its window on that time.
+        stored = await self.stores.papers.upsert(result.papers, self.clock)
+        revised = await self.stores.papers.upsert(result.updates, self.clock, insert_new=False)
+        await self.stores.sources.save(
+            SourceState(
+                name=name,
+                cursor=dict(result.cursor),
+                last_poll_at=now,
+                last_success_at=now,
+                last_error=state.last_error,
+                last_error_at=state.last_error_at,
+                failures=0,
+                last_count=len(stored.new),
+                bad_entries=state.bad_entries + result.bad_entries,
+                next_poll_at=now + self.poll_interval,
+            )
+        )
+        if result.bad_entries:
+            log.warning("source %s: %d bad entries dropped", name, result.bad_entries)
+        log.info(
+            "source %s: %d new, %d updated%s",
+            name,
+            len(stored.new),
+            stored.updated + revised.updated,
+            " (not modified)" if result.not_modified else "",
+        )
+        return PollReport(
+            name,
+            stored.new,
+            updated=stored.updated + revised.updated,
+            bad_entries=result.bad_entries,
+            not_modified=result.not_modified,
+        )
+
+    async def poll_all(self, *, force: bool = False) -> list[PollReport]:
+        """Poll every source concurrently."""
+        return list(await asyncio.gather(*(self.poll(n, force=force) for n in self.sources)))
+
+    # --- matching and digests ------------------------------------------------------------
+
+    async def sync_subscriptions(self) -> None:
+        """Bring the in-memory index in line with the database (other replicas' changes)."""
+        self.book.sync(await self.stores.channels.all_subscriptions())
+
+    def window_start(self, channel: Channel, now: datetime) -> datetime:
+        """Where the channel's next digest starts: its last digest, or 24 hours back."""
+        return channel.last_digest_at or (now - FIRST_DIGEST_WINDOW)
+
+    async def unposted_matches(
+        self,
+        channel: Channel,
+        now: datetime,
+        matched: Sequence[Match] | None = None,
+        delivered: Set[str] | None = None,
+    ) -> list[Match]:
+        """Matches first seen in the channel's window that were never put in its ledger.
+
+        `matched` are the channel's matches worked out beforehand for a whole round of channels
+        (any window); without it the channel's window is read and matched here. `delivered`
+        are the channel's papers already in the ledger, when the caller read them for a round.
+        """
+        start = self.window_start(channel, now)
+        if matched is None:
+            papers = await self.stores.papers.seen_between(start, now)
+            matches = self.book.matches_for(channel.ref, papers)
+        else:
+            matches = [
+                m for m in matched if m.paper.first_seen and start < m.paper.first_seen <= now
+            ]
+        if not matches:
+            return []
+        done = delivered
+        if done is None:
+            done = await self.stores.deliveries.delivered_ids(
+                channel.ref, [m.paper.id for m in matches]
+            )
+        return [m for m in matches if m.paper.id not in done]
+
+    async def search(self, query: Query, days: float) -> list[Match]:
+        """Stored papers first seen in the last `days` that match `query`, best first."""
+        now = self.clock()
+        papers = await self.stores.papers.seen_between(now - timedelta(days=days), now)
+        # A month of papers takes seconds to read: not on the event loop, where it would hold up
+        # every other command's acknowledgement (Slack and Discord give up after 3 seconds).
+        return await asyncio.to_thread(_search, query, papers)
+
+    async def preview(self, ref: ChannelRef) -> Digest:
+        """The digest the channel would get now; marks nothing."""
+        now = self.clock()
+        channel = await self.stores.channels.get(ref)
+        if channel is None:
+            return Digest(channel=ref, items=(), title=digest_title(now))
+        await self.sync_subscriptions()
+        return build_digest(channel, await self.unposted_matches(channel, now), digest_title(now))
+
+    def chat_for(self, ref: ChannelRef) -> Chat:
+        """The chat adapter for the channel's platform, or NoChatForPlatform."""
+        chat = self.chats.get(ref.platform)
+        if chat is None:
+            raise NoChatForPlatform(
+                f"{ref.platform} is not configured in this process, so {ref} cannot be posted to"
+            )
+        return chat
+
+    async def run_digest(self, ref: ChannelRef) -> DeliveryReport:
+        """Build the channel's digest now, record it in the ledger, and post it (a command or
+        the CLI). Pages left open by an earlier run are posted first."""
+        return await self._deliver(ref, None, None)
+
+    async def run_slot(self, ref: ChannelRef, slot: datetime) -> DeliveryReport:
+        """Serve the scheduled `slot`: as run_digest, unless the channel's last digest is at or
+        after it (served already, by another replica or before a restart)."""
+        return await self._deliver(ref, slot, None)
+
+    async def run_in_round(self, ref: ChannelRef, slot: datetime, round: Round) -> DeliveryReport:
+        """Serve the scheduled `slot` from a round's papers, read and matched once for many
+        channels (see Scheduler.sweep)."""
+        return await self._deliver(ref, slot, round)
+
+    async def _deliver(
+        self, ref: ChannelRef, slot: datetime | None, round: Round | None
+    ) -> DeliveryReport:
+        """Open pages first, then (unless `slot` was served) a new digest, recorded then posted.
+
+        With a `round`, the window ends where the round's papers were read (a paper stored
+        after it is left for the next digest, not skipped), the index is not synced again, and
+        the ledger is only read for what the round did not already read.
+        """
+        chat = self.chat_for(ref)
+        async with self.stores.locks.hold(ref) as got:
+            if not got:
+                return DeliveryReport(ref, note="another process is posting to this channel")
+            channel = await self.stores.channels.get(ref)
+            if channel is None:
+                return DeliveryReport(ref, note="unknown channel")
+            if not channel.active:
+                return DeliveryReport(ref, note="channel inactive")
+            if channel.paused:  # nothing goes out, not even pages waiting for a retry
+                return DeliveryReport(ref, note="the channel is paused (`resume` ends it)")
+            ledger = self.stores.deliveries
+            if round is None:  # first: pages rebuilt for a retry show their matched terms
+                await self.sync_subscriptions()
+            has_open = round is None or str(ref) in round.open_channels
+            open_pages = await ledger.open_pages(ref) if has_open else []
+            report = await self._flush(chat, channel, open_pages)
+            now = self.clock()
+            if report.blocked:
+                return report
+            if slot is not None and channel.last_digest_at and channel.last_digest_at >= slot:
+                return report
+            if slot is None and not self.book.channel_subs.get(ref):
+                # Nothing to match: the channel's first digest keeps its window for later.
+                return replace(report, note=report.note or "the channel follows nothing yet")
+            delivered: Set[str] | None = None
+            if round is None:
+                # The window ends when it is read, inside the store's gate: a paper stamped
+                # before then is in it, one stored after is in the next digest's.
+                start = self.window_start(channel, now)
+                papers, end = await self.stores.papers.seen_since(start, self.clock)
+                matched = self.book.matches_for(ref, papers)
+            else:
+                # The round read the ledger before this lock: any digest recorded since then
+                # moved the channel past the slot, which was checked above.
+                end, matched = round.read_at, round.matched.for_channel(ref)
+                delivered = round.delivered.get(str(ref), set())
+            matches = await self.unposted_matches(channel, end, matched, delivered)
+            digest = build_digest(channel, matches, digest_title(now))
+            pages = chat.paginate(digest) if not digest.empty else []
+            # The first page is claimed as it is written: one transaction fewer per digest.
+            new_pages = [
+                LedgerPage(
+                    delivery_id=uuid.uuid4().hex,
+                    paper_ids=tuple(m.paper.id for m in page.items),
+                    page=page.page,
+                    pages=page.pages,
+                    more=page.more,
+                    state="sending" if i == 0 else "pending",
+                    attempts=1 if i == 0 else 0,
+                )
+                for i, page in enumerate(pages)
+            ]
+            await ledger.record(ref, new_pages, digest_at=end, now=now)
+            claimed = {new_pages[0].delivery_id} if new_pages else set()
+            posted = await self._flush(chat, channel, new_pages, known=pages, claimed=claimed)
+            return DeliveryReport(
+                ref,
+                posted=report.posted + posted.posted,
+                papers=report.papers + posted.papers,
+                pending=report.pending + posted.pending,
+                more=digest.more,
+                note=posted.note or report.note,
+                blocked=posted.blocked,
+            )
+
+    async def flush(self, ref: ChannelRef) -> DeliveryReport:
+        """Post the channel's open pages (retries after failures and crashes)."""
+        chat = self.chat_for(ref)
+        async with self.stores.locks.hold(ref) as got:
+            if not got:
+                return DeliveryReport(ref, note="another process is posting to this channel")
+            channel = await self.stores.channels.get(ref)
+            if channel is None or not channel.active:
+                return DeliveryReport(ref, note="channel inactive or unknown")
+            if channel.paused:
+                return DeliveryReport(ref, note="the channel is paused (`resume` ends it)")
+            return await self._flush(chat, channel, await self.stores.deliveries.open_pages(ref))
+
+    # --- delivery ------------------------------------------------------------------------
+
+    async def _flush(
+        self,
+        chat: Chat,
+        channel: Channel,
+        pages: Sequence[LedgerPage],
+        known: Sequence[Digest] = (),
+        claimed: set[str] | frozenset[str] = frozenset(),
+    ) -> DeliveryReport:
+        """Post the channel's open `pages` that are due, in order; stop at the first failure.
+
+        `known` are the rendered pages of a digest just built (so they are not rebuilt);
+        `claimed` are delivery ids this call already holds as sending (written so by record).
+        """
+        ref = channel.ref
+        ledger = self.stores.deliveries
+        posted = papers = 0
+        note = None
+        blocked = False
+        waiting = sum(len(p.paper_ids) for p in pages)
+        if ref.platform in self.disabled_platforms:
+            return DeliveryReport(
+                ref, pending=waiting, note=self.disabled_platforms[ref.platform], blocked=True
+            )
+        now = self.clock()
+        # In order, up to the first page still waiting for its retry time: the pages after it
+        # wait too, so a digest never arrives out of order ("and N more" before its top items).
+        pages = list(takewhile(lambda p: p.due(now), pages))
+        prebuilt = {tuple(m.paper.id for m in d.items): d for d in known}
+        for page in pages:
+            if page.delivery_id not in claimed:
+                if page.state == "sending":
+                    # A crash or a lost answer left this post's outcome unknown: look first.
+                    found = await self._find(chat, ref, page.delivery_id)
+                    if found:
+                        await ledger.mark_sent(page.delivery_id, found, self.clock())
+                        waiting -= len(page.paper_ids)
+                        log.info("delivery %s to %s was already posted", page.delivery_id, ref)
+                        continue
+                    await ledger.release(page.delivery_id, "outcome unknown", None)
+                if not await ledger.claim(page.delivery_id, self.clock()):
+                    continue
+            digest = prebuilt.get(page.paper_ids) or await self._rebuild(channel, page)
+            try:
+                message_id = await self._post(chat, channel, digest, page.delivery_id)
+            except MessageRejected as exc:
+                # Refused even as plain text: set aside (kept, shown in `status`, brought back
+                # by `paperbot requeue`) so this page cannot hold up the channel's next ones.
+                await ledger.reject(page.delivery_id, str(exc))
+                waiting -= len(page.paper_ids)
+                log.error(
+                    "%s refused delivery %s (%d papers) even as plain text; set aside: %s",
+                    ref.platform,
+                    page.delivery_id,
+                    len(page.paper_ids),
+                    exc,
+                )
+                note = f"{len(page.paper_ids)} papers set aside, refused by {ref.platform}: {exc}"
+                continue
+            except TransientChatError as exc:
+                delay = self._retry_delay(page.attempts + 1, exc.retry_after)
+                await self._retry(page, str(exc), delay, uncertain=exc.uncertain)
+                log.warning(
+                    "post to %s failed, retrying in %.0fs: %s", ref, delay.total_seconds(), exc
+                )
+                note = f"will retry: {exc}"
+                break
+            except ChannelUnavailable as exc:
+                await ledger.release(page.delivery_id, str(exc), None)
+                await self.stores.channels.set_inactive(ref, str(exc))
+                log.warning("channel %s marked inactive: %s", ref, exc)
+                note = f"channel marked inactive: {exc}"
+                blocked = True
+                break
+            except ChatAuthError as exc:
+                await ledger.release(page.delivery_id, str(exc), None)
+                self.disabled_platforms[ref.platform] = f"{ref.platform} posting stopped: {exc}"
+                log.error(
+                    "%s rejected our credentials; posting there stopped: %s", ref.platform, exc
+                )
+                note = self.disabled_platforms[ref.platform]
+                blocked = True
+                break
+            except Exception as exc:  # outcome unknown: look for it before posting again
+                delay = self._retry_delay(page.attempts + 1, None)
+                await self._retry(page, repr(exc), delay, uncertain=True)
+                log.exception("post to %s failed unexpectedly", ref)
+                note = f"will retry: {exc!r}"
+                break
+            await ledger.mark_sent(page.delivery_id, message_id, self.clock())
+            posted += 1
+            papers += len(page.paper_ids)
+        return DeliveryReport(
+            ref, posted=posted, papers=papers, pending=waiting - papers, note=note, blocked=blocked
+        )
+
+    async def _post(self, chat: Chat, channel: Channel, page: Digest, delivery_id: str) -> str:
+        """Post a page; if the platform refuses it as rendered, once more as plain text (the
+        refused message was not posted, so this cannot post it twice)."""
+        try:
+            return await chat.post(channel.ref, page, delivery_id, threads=channel.settings.threads)
+        except MessageRejected as exc:
+            log.warning(
+                "%s refused delivery %s as rendered (%s); posting it as plain text",
+                channel.ref.platform,
+                delivery_id,
+                exc,
+            )
+            return await chat.post(channel.ref, page, delivery_id, plain=True)
+
+    async def _retry(
+        self, page: LedgerPage, error: str, delay: timedelta, *, uncertain: bool
+    ) -> None:
+        retry_at = self.clock() + delay
+        if uncertain:
+            await self.stores.deliveries.defer(page.delivery_id, error, retry_at)
+        else:
+            await self.stores.deliveries.release(page.delivery_id, error, retry_at)
+
+    async def _find(self, chat: Chat, ref: ChannelRef, delivery_id: str) -> str | None:
+        try:
+            return await chat.find_delivery(ref, delivery_id)
+        except Exception as exc:  # cannot tell: post again (the documented at-least-once window)
+            log.warning("could not look up delivery %s in %s: %s", delivery_id, ref, exc)
+            return None
+
+    async def _rebuild(self, channel: Channel, page: LedgerPage) -> Digest:
+        """A recorded page as a Digest again (after a restart or a failed post)."""
+        found = await self.stores.papers.get_many(list(page.paper_ids))
+        papers = [found[pid] for pid in page.paper_ids if pid in found]
+        matched = {m.paper.id: m for m in self.book.matches_for(channel.ref, papers)}
+        items = tuple(matched.get(p.id) or Match(p, (), ()) for p in papers)
+        return Digest(
+            channel=channel.ref,
+            items=items,
+            more=page.more,
+            title=digest_title(self.clock()),
+            page=page.page,
+            pages=page.pages,
+        )
+
+    def _retry_delay(self, attempt: int, retry_after: float | None) -> timedelta:
+        """Exponential backoff with jitter, at least the platform's Retry-After, at most
+        `retry_max` (unless Retry-After asks for more)."""
+        base = min(self.retry_max, self.retry_base * 2 ** min(attempt - 1, 20))
+        delay = base / 2 + random.uniform(0, base / 2)
+        return timedelta(seconds=max(delay, retry_after or 0.0))
+
+
+def _search(query: Query, papers: Sequence[Paper]) -> list[Match]:
+    """The `papers` that match `query`, with their hits, best first."""
+    found = []
+    for paper in papers:
+        hits = explain(query, paper)
+        if hits is not None:
+            found.append(Match(paper, (), hits))
+    return rank(found)

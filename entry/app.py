@@ -1,0 +1,115 @@
+"""The composition root: settings -> storage -> sources -> chats -> pipeline -> commands."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from adapters.console.chat import ConsoleChat
+from adapters.sources.registry import build_sources
+from bot.commands.handler import CommandHandler
+from bot.delivery.pipeline import Pipeline
+from bot.models import Days, Schedule
+from bot.ports import Chat, Clock, PaperSource, utcnow
+from bot.stores import Stores
+from config.settings import Settings
+from storage import build_stores, open_database, ping
+
+log = logging.getLogger(__name__)
+
+
+def default_schedule(settings: Settings) -> Schedule:
+    """The schedule new channels get."""
+    return Schedule(
+        at=settings.default_schedule,
+        timezone=settings.default_timezone,
+        days=Days(settings.default_days),
+    )
+
+
+@dataclass
+class App:
+    """Everything a running paperbot holds, wired once."""
+
+    settings: Settings
+    stores: Stores
+    pipeline: Pipeline
+    handler: CommandHandler
+    console: ConsoleChat
+    sources: dict[str, PaperSource] = field(default_factory=dict)
+    chats: dict[str, Chat] = field(default_factory=dict)
+    health: Callable[[], Awaitable[bool]] | None = None  # whether the bot is up (its database)
+
+
+def build_chats(
+    settings: Settings, console: ConsoleChat, health: Callable[[], Awaitable[bool]]
+) -> dict[str, Chat]:
+    """The console, plus every platform whose token is set."""
+    chats: dict[str, Chat] = {"console": console}
+    if settings.slack_bot_token or settings.slack_app_token or settings.slack_signing_secret:
+        # Half a Slack set-up is a mistake to report, not a reason to run without Slack.
+        from adapters.slack.chat import SlackChat
+
+        chats["slack"] = SlackChat.from_settings(settings, health)
+    if settings.discord_bot_token:
+        from adapters.discord.chat import DiscordChat
+
+        chats["discord"] = DiscordChat.from_settings(settings)
+    return chats
+
+
+@asynccontextmanager
+async def open_app(
+    settings: Settings,
+    *,
+    sources: Sequence[str] | None = None,
+    chats: Mapping[str, Chat] | None = None,
+    clock: Clock = utcnow,
+    console: ConsoleChat | None = None,
+) -> AsyncIterator[App]:
+    """Open the database (migrating it), build sources and chats, and close them all after
+    (also what was opened when building the rest fails: a missing Slack secret, say)."""
+    async with AsyncExitStack() as opened:  # closed in reverse: chats, sources, then the database
+        engine = await open_database(settings.database_url)
+        opened.push_async_callback(engine.dispose)
+        stores = build_stores(engine)
+        console = console or ConsoleChat()
+        built_sources = {s.name: s for s in build_sources(settings, sources, clock=clock)}
+        for source in built_sources.values():
+            opened.push_async_callback(_close_source, source)
+
+        async def health() -> bool:
+            return await ping(engine)
+
+        built_chats = dict(chats) if chats is not None else build_chats(settings, console, health)
+        for chat in built_chats.values():  # (stop is idempotent: the runner may have stopped them)
+            opened.push_async_callback(_stop_chat, chat)
+        pipeline = Pipeline(
+            stores,
+            built_sources,
+            built_chats,
+            clock,
+            poll_interval=timedelta(minutes=settings.poll_minutes),
+            retry_base=settings.retry_base_seconds,
+            retry_max=settings.retry_max_seconds,
+        )
+        live_trending = getattr(built_sources.get("huggingface"), "trending", None)
+        handler = CommandHandler(pipeline, default_schedule(settings), trending=live_trending)
+        yield App(settings, stores, pipeline, handler, console, built_sources, built_chats, health)
+
+
+async def _stop_chat(chat: Chat) -> None:
+    try:
+        await chat.stop()
+    except Exception as exc:  # closing must not mask the real outcome
+        log.warning("stopping %s: %s", chat.platform, exc)
+
+
+async def _close_source(source: PaperSource) -> None:
+    try:
+        await source.aclose()
+    except Exception as exc:
+        log.warning("closing source %s: %s", source.name, exc)
