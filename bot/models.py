@@ -100,27 +100,61 @@ class Paper:
         )
 
 
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
+
+
 class Days(StrEnum):
     """Which days a channel's digest is posted."""
 
     DAILY = "daily"
     WEEKDAYS = "weekdays"
+    WEEKLY = "weekly"  # on the chosen weekdays (`Schedule.on`): `weekly mon`, or `mon,thu`
     OFF = "off"
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """When a channel's digest is posted: a wall-clock time in an IANA time zone."""
+    """When a channel's digest is posted: a wall-clock time in an IANA time zone, on some days.
+
+    `on` holds the weekdays (0 = Monday) of a `Days.WEEKLY` schedule and is empty otherwise.
+    """
 
     at: time = time(9, 0)
     timezone: str = "UTC"
     days: Days = Days.DAILY
+    on: frozenset[int] = frozenset()
+
+    @property
+    def weekdays(self) -> frozenset[int]:
+        """The weekdays (0 = Monday) a digest goes out on; empty when off."""
+        if self.days is Days.DAILY:
+            return frozenset(range(7))
+        if self.days is Days.WEEKDAYS:
+            return frozenset(range(5))
+        if self.days is Days.WEEKLY:
+            return self.on
+        return frozenset()
+
+    @property
+    def day_list(self) -> str:
+        """The chosen weekdays as names, e.g. `mon,thu` (empty unless weekly)."""
+        return ",".join(WEEKDAY_NAMES[d] for d in sorted(self.on))
+
+    @property
+    def once_a_week(self) -> bool:
+        """Whether the digest goes out on one day of the week only (its window is the week)."""
+        return self.days is Days.WEEKLY and len(self.on) == 1
 
     def describe(self) -> str:
-        """Human form, e.g. `09:00 Europe/Berlin weekdays`, or `off`."""
+        """Human form, e.g. `09:00 Europe/Berlin weekdays`, `... weekly mon`, `... mon,thu`, or
+        `off`."""
         if self.days is Days.OFF:
             return "off"
-        return f"{self.at:%H:%M} {self.timezone} {self.days.value}"
+        if self.days is Days.WEEKLY:
+            days = f"weekly {self.day_list}" if self.once_a_week else self.day_list
+        else:
+            days = self.days.value
+        return f"{self.at:%H:%M} {self.timezone} {days}"
 
 
 @dataclass(frozen=True)
@@ -201,6 +235,7 @@ class Digest:
     title: str = "New papers"
     page: int = 1
     pages: int = 1
+    period: str = ""  # what the "and N more" line says it covers: "this week" for a weekly digest
 
     @property
     def empty(self) -> bool:

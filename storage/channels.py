@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.models import Channel, ChannelRef, ChannelSettings, Days, Schedule, Subscription
+from bot.models import WEEKDAY_NAMES, Channel, ChannelRef, ChannelSettings, Days, Schedule, Subscription
 from bot.stores import DuplicateSubscription
 from storage.tables import channels, subscriptions
 
@@ -19,7 +19,7 @@ def channel_from_row(row: Any) -> Channel:
     hour, minute = (int(x) for x in row.schedule_at.split(":"))
     return Channel(
         ref=ChannelRef(row.platform, row.workspace, row.channel),
-        schedule=Schedule(at=time(hour, minute), timezone=row.timezone, days=Days(row.days)),
+        schedule=Schedule(at=time(hour, minute), timezone=row.timezone, **_days(row.days)),
         settings=ChannelSettings(
             max_items=row.max_items, min_upvotes=row.min_upvotes, threads=bool(row.threads)
         ),
@@ -29,6 +29,15 @@ def channel_from_row(row: Any) -> Channel:
         created_at=row.created_at,
         schedule_set_at=row.schedule_set_at,
     )
+
+
+def _days(stored: str) -> dict[str, Any]:
+    """The stored `days` column as Schedule fields: `daily`, `weekdays`, `off`, or a weekly
+    schedule's day names, `mon,thu`."""
+    if stored in (Days.DAILY, Days.WEEKDAYS, Days.OFF):
+        return {"days": Days(stored)}
+    on = frozenset(WEEKDAY_NAMES.index(name) for name in stored.split(","))
+    return {"days": Days.WEEKLY, "on": on}
 
 
 def _subscription(row: Any) -> Subscription:
@@ -45,7 +54,9 @@ def _channel_values(channel: Channel) -> dict[str, Any]:
     return {
         "schedule_at": f"{channel.schedule.at:%H:%M}",
         "timezone": channel.schedule.timezone,
-        "days": channel.schedule.days.value,
+        "days": channel.schedule.day_list
+        if channel.schedule.days is Days.WEEKLY
+        else channel.schedule.days.value,
         "max_items": channel.settings.max_items,
         "min_upvotes": channel.settings.min_upvotes,
         "threads": channel.settings.threads,

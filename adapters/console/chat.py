@@ -89,7 +89,7 @@ class ConsoleChat:
             self.console.print()
         if page.more:
             self.console.print(
-                f'[dim]…and {page.more} more: `paperbot search "<query>"` finds them[/dim]'
+                f'[dim]…and {page.more} more{_covers(page)}: `paperbot search "<query>"` finds them[/dim]'
             )
         self.posted.append((channel, page, delivery_id))
         return f"console-{delivery_id}"
@@ -107,3 +107,7 @@ class ConsoleChat:
         self.console.print(Text.from_markup(_markdown_to_rich(reply.text), style=style))
         for text in render_matches(reply.matches):
             self.console.print(text)
+
+
+def _covers(page: Digest) -> str:
+    return f" {page.period}" if page.period else ""

@@ -128,6 +128,10 @@ def paper_embed(match: Match) -> discord.Embed:
     return embed
 
 
+def _covers(page: Digest) -> str:
+    return f" {page.period}" if page.period else ""
+
+
 def header_text(page: Digest) -> str | None:
     """Message text of a digest page: the header on page 1, "and N more" on the last page."""
     parts: list[str] = []
@@ -137,7 +141,7 @@ def header_text(page: Digest) -> str | None:
     elif counter:
         parts.append(f"…continued{counter}")
     if page.page == page.pages and page.more > 0:
-        parts.append(f"and {page.more} more — {MORE_HINT}")
+        parts.append(f"and {page.more} more{_covers(page)} — {MORE_HINT}")
     return escape_mentions("\n".join(parts)) if parts else None
 
 
@@ -152,7 +156,7 @@ def plain_message(page: Digest) -> DiscordMessage:
     whole stays within 2,000 characters."""
     counter = f" ({page.page}/{page.pages})" if page.pages > 1 else ""
     head = f"📚 {bold(escape_text(page.title))}{counter}"
-    tail = [f"and {page.more} more — {MORE_HINT}"] if page.page == page.pages and page.more else []
+    tail = [f"and {page.more} more{_covers(page)} — {MORE_HINT}"] if page.page == page.pages and page.more else []
     links = []
     for match in page.items:
         url = safe_url(match.paper.url, LINK_URL_LIMIT)

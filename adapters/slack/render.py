@@ -191,8 +191,12 @@ def render_digest(digest: Digest) -> SlackMessage:
         )
     blocks.extend(paper_section(m) for m in digest.items)
     if last and digest.more:
-        blocks.append(_context(f"…and {more_papers(digest.more)}. {MORE_HINT}"))
+        blocks.append(_context(f"…and {more_papers(digest.more)}{_covers(digest)}. {MORE_HINT}"))
     return SlackMessage(text=digest_fallback(digest), blocks=tuple(blocks))
+
+
+def _covers(digest: Digest) -> str:
+    return f" {escape(digest.period)}" if digest.period else ""
 
 
 def more_papers(n: int) -> str:
@@ -207,7 +211,7 @@ def digest_fallback(digest: Digest) -> str:
     head = f"{_plain(digest.title, 200)}{page}: {count} paper{'' if count == 1 else 's'}"
     titles = "; ".join(_plain(m.paper.title, 200) for m in digest.items)
     more = (
-        f"; and {more_papers(digest.more)}" if digest.more and digest.page == digest.pages else ""
+        f"; and {more_papers(digest.more)}{_covers(digest)}" if digest.more and digest.page == digest.pages else ""
     )
     return escape(clip(f"{head}: {titles}{more}", _FALLBACK_BUDGET))
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from bot.delivery.schedules import period
 from bot.models import Channel, Digest, Match
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -30,7 +31,11 @@ def build_digest(channel: Channel, matches: Iterable[Match], title: str = "New p
     ranked = rank(kept)
     cap = max(1, channel.settings.max_items)
     return Digest(
-        channel=channel.ref, items=tuple(ranked[:cap]), more=max(0, len(ranked) - cap), title=title
+        channel=channel.ref,
+        items=tuple(ranked[:cap]),
+        more=max(0, len(ranked) - cap),
+        title=title,
+        period=period(channel.schedule),
     )
 
 

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from itertools import takewhile
 
 from bot.delivery.digest import build_digest, rank
-from bot.models import Channel, ChannelRef, Digest, Match, Paper
+from bot.delivery.schedules import first_window, period
+from bot.models import Channel, ChannelRef, Digest, Match, Paper, Schedule
 from bot.ports import (
     ChannelUnavailable,
     Chat,
@@ -29,12 +30,10 @@ from bot.stores import LedgerPage, SourceState, Stores
 
 log = logging.getLogger(__name__)
 
-FIRST_DIGEST_WINDOW = timedelta(hours=24)
-
-
-def digest_title(now: datetime) -> str:
-    """The header of a digest built at `now`."""
-    return f"New papers · {now:%a %d %b %Y}"
+def digest_title(now: datetime, schedule: Schedule | None = None) -> str:
+    """The header of a digest built at `now` (a weekly one says it is the week's)."""
+    covers = f" {period(schedule)}" if schedule is not None and period(schedule) else ""
+    return f"New papers{covers} · {now:%a %d %b %Y}"
 
 
 @dataclass(frozen=True)
@@ -183,8 +182,9 @@ class Pipeline:
         self.book.sync(await self.stores.channels.all_subscriptions())
 
     def window_start(self, channel: Channel, now: datetime) -> datetime:
-        """Where the channel's next digest starts: its last digest, or 24 hours back."""
-        return channel.last_digest_at or (now - FIRST_DIGEST_WINDOW)
+        """Where the channel's next digest starts: its last digest, or 24 hours back (a weekly
+        channel's first digest: the week back)."""
+        return channel.last_digest_at or (now - first_window(channel.schedule))
 
     async def unposted_matches(
         self,
@@ -231,7 +231,11 @@ class Pipeline:
         if channel is None:
             return Digest(channel=ref, items=(), title=digest_title(now))
         await self.sync_subscriptions()
-        return build_digest(channel, await self.unposted_matches(channel, now), digest_title(now))
+        return build_digest(
+            channel,
+            await self.unposted_matches(channel, now),
+            digest_title(now, channel.schedule),
+        )
 
     def chat_for(self, ref: ChannelRef) -> Chat:
         """The chat adapter for the channel's platform, or NoChatForPlatform."""
@@ -304,7 +308,7 @@ class Pipeline:
                 end, matched = round.read_at, round.matched.for_channel(ref)
                 delivered = round.delivered.get(str(ref), set())
             matches = await self.unposted_matches(channel, end, matched, delivered)
-            digest = build_digest(channel, matches, digest_title(now))
+            digest = build_digest(channel, matches, digest_title(now, channel.schedule))
             pages = chat.paginate(digest) if not digest.empty else []
             # The first page is claimed as it is written: one transaction fewer per digest.
             new_pages = [
@@ -482,9 +486,10 @@ class Pipeline:
             channel=channel.ref,
             items=items,
             more=page.more,
-            title=digest_title(self.clock()),
+            title=digest_title(self.clock(), channel.schedule),
             page=page.page,
             pages=page.pages,
+            period=period(channel.schedule),
         )
 
     def _retry_delay(self, attempt: int, retry_after: float | None) -> timedelta:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.delivery.pipeline import DeliveryReport, NoChatForPlatform, Pipeline, PollReport, Round
-from bot.delivery.schedules import next_slot, previous_slot
+from bot.delivery.schedules import cron_days, next_slot, previous_slot
 from bot.models import Channel, ChannelRef, Days
 from bot.ports import Timer
 
@@ -115,8 +115,9 @@ class Scheduler:
         schedule = channel.schedule
         if schedule.days is Days.OFF:
             return
-        weekdays = "mon-fri" if schedule.days is Days.WEEKDAYS else "*"
-        self.timer.at(job_id, schedule.at, weekdays, schedule.timezone, self.run_due, channel.ref)
+        self.timer.at(
+            job_id, schedule.at, cron_days(schedule), schedule.timezone, self.run_due, channel.ref
+        )
 
     async def on_channel_change(self, channel: Channel) -> None:
         """A command changed a channel: its schedule applies at once."""

@@ -10,12 +10,13 @@ from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from bot.models import ChannelSettings, Days, Schedule
+from bot.models import WEEKDAY_NAMES, ChannelSettings, Days, Schedule
 
 log = logging.getLogger(__name__)
 
 MAX_ITEMS_LIMIT = 50
 MAX_MIN_UPVOTES = 1_000_000  # above any paper's upvotes, within every database's integers
+FIRST_DIGEST_WINDOW = timedelta(hours=24)  # a daily channel's first digest reaches this far back
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
@@ -67,35 +68,123 @@ def parse_time(text: str) -> time:
     return time(int(m.group(1)), int(m.group(2)))
 
 
+_DAY_WORDS = {name: i for i, name in enumerate(WEEKDAY_NAMES)} | {
+    full: i
+    for i, full in enumerate(
+        ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    )
+} | {"tues": 1, "wed": 2, "weds": 2, "thur": 3, "thurs": 3}
+_CHOICES = "daily, weekdays, `weekly mon` or a list of days like `mon,thu`"
+_USAGE = "`schedule <HH:MM> [time zone] [daily|weekdays|weekly <day>|<day>,<day>]`"
+
+
+def _day(word: str, whole: str) -> int:
+    day = _DAY_WORDS.get(word.lower())
+    if day is None:
+        close = difflib.get_close_matches(word.lower(), list(_DAY_WORDS), n=1, cutoff=0.6)
+        hint = f" (did you mean {WEEKDAY_NAMES[_DAY_WORDS[close[0]]]}?)" if close else ""
+        raise ScheduleError(
+            f"'{word or whole}' is not a day of the week{hint}: use mon, tue, wed, thu, fri, "
+            "sat or sun, e.g. `mon,thu`"
+        )
+    return day
+
+
+def parse_days(text: str) -> frozenset[int]:
+    """Weekdays (0 = Monday) from `mon`, `Monday`, `mon,thu` or a range like `mon-wed`."""
+    out: set[int] = set()
+    for piece in text.split(","):
+        first, dash, last = piece.partition("-")
+        if dash:
+            a, b = _day(first, text), _day(last, text)
+            out.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+        else:
+            out.add(_day(piece, text))
+    return frozenset(out)
+
+
+def _looks_like_days(word: str) -> bool:
+    return "," in word or bool(
+        difflib.get_close_matches(word.lower().partition("-")[0], list(_DAY_WORDS), n=1, cutoff=0.75)
+    )
+
+
+def days_of(weekdays: frozenset[int]) -> tuple[Days, frozenset[int]]:
+    """The `Schedule.days` and `Schedule.on` for a set of weekdays (all seven are daily,
+    Monday to Friday is weekdays)."""
+    if weekdays == frozenset(range(7)):
+        return Days.DAILY, frozenset()
+    if weekdays == frozenset(range(5)):
+        return Days.WEEKDAYS, frozenset()
+    return Days.WEEKLY, weekdays
+
+
 def parse_schedule(text: str, current: Schedule) -> Schedule:
-    """`HH:MM [time zone] [daily|weekdays]` or `off`, over the channel's current schedule."""
+    """`HH:MM [time zone] [daily|weekdays|weekly <day>|<days>]` or `off`, over the channel's
+    current schedule (what is not given is kept)."""
     words = text.split()
     if not words:
         raise ScheduleError(
             "Give a time, e.g. `schedule 09:00 Europe/Berlin weekdays`, or `schedule off`."
         )
     if len(words) == 1 and words[0].lower() == "off":
-        return replace(current, days=Days.OFF)
+        return replace(current, days=Days.OFF, on=frozenset())
     at = parse_time(words[0])
-    tz = current.timezone
-    days = current.days if current.days is not Days.OFF else Days.DAILY
-    for word in words[1:]:
-        if word.lower() in ("daily", "weekdays"):
-            days = Days(word.lower())
+    tz: str | None = None
+    days: tuple[Days, frozenset[int]] | None = None
+    rest = words[1:]
+    while rest:
+        word, rest = rest[0], rest[1:]
+        lowered = word.lower()
+        if days is not None and (lowered in ("daily", "weekdays", "weekly") or _looks_like_days(word)):
+            raise ScheduleError(f"Give the days once: {_USAGE}.")
+        if lowered in ("daily", "weekdays"):
+            days = (Days(lowered), frozenset())
+        elif lowered == "weekly":
+            if not rest or "/" in rest[0] or rest[0].upper() == "UTC":
+                raise ScheduleError(
+                    "Say which day a weekly digest goes out, e.g. `schedule 09:00 weekly mon`."
+                )
+            days = days_of(parse_days(rest[0]))
+            rest = rest[1:]
+        elif lowered.partition("-")[0] in _DAY_WORDS or _looks_like_days(word):
+            days = days_of(parse_days(word))
+        elif "/" not in word and difflib.get_close_matches(
+            lowered, ("daily", "weekdays", "weekends", "weekly"), n=1, cutoff=0.6
+        ):
+            raise ScheduleError(f"'{word}' is not a choice of days: digests go out {_CHOICES}")
+        elif tz is not None:
+            raise ScheduleError(f"Too many words: {_USAGE}.")
         else:
-            try:
-                tz = zone(word).key
-            except ScheduleError:
-                if "/" not in word and difflib.get_close_matches(
-                    word.lower(), ("daily", "weekdays", "weekends", "weekly"), n=1, cutoff=0.6
-                ):
-                    raise ScheduleError(
-                        f"'{word}' is not a choice of days: digests go out daily or on weekdays"
-                    ) from None
-                raise
-    if len(words) > 3:
-        raise ScheduleError("Too many words: `schedule <HH:MM> [time zone] [daily|weekdays]`.")
-    return Schedule(at=at, timezone=tz, days=days)
+            tz = zone(word).key
+    if days is None:
+        days = (current.days, current.on) if current.days is not Days.OFF else (Days.DAILY, frozenset())
+    return Schedule(at=at, timezone=tz or current.timezone, days=days[0], on=days[1])
+
+
+def cron_days(schedule: Schedule) -> str:
+    """The schedule's days as a cron day-of-week field: `*`, `mon-fri` or `mon,thu`."""
+    if schedule.days is Days.DAILY:
+        return "*"
+    if schedule.days is Days.WEEKDAYS:
+        return "mon-fri"
+    return schedule.day_list
+
+
+def first_window(schedule: Schedule) -> timedelta:
+    """How far back a channel's first digest reaches: a day, or for a schedule on chosen days
+    the longest gap between them (the week, for a weekly digest)."""
+    if schedule.days is not Days.WEEKLY or not schedule.on:
+        return FIRST_DIGEST_WINDOW
+    days = sorted(schedule.on)
+    gaps = [(b - a) for a, b in zip(days, days[1:], strict=False)] + [days[0] + 7 - days[-1]]
+    return timedelta(days=max(gaps))
+
+
+def period(schedule: Schedule) -> str:
+    """What a digest on this schedule covers, as its "and N more" line says: `this week` for a
+    weekly digest, nothing for a daily one."""
+    return "this week" if schedule.once_a_week else ""
 
 
 _SETTING_KEYS = ("max", "min-upvotes", "threads")
@@ -150,11 +239,12 @@ def fire_times(schedule: Schedule, after: datetime, until: datetime) -> list[dat
     if schedule.days is Days.OFF or until <= after:
         return []
     tz = schedule_zone(schedule.timezone)
+    weekdays = schedule.weekdays
     out: list[datetime] = []
     day = after.astimezone(tz).date() - timedelta(days=1)
     last = until.astimezone(tz).date()
     while day <= last:
-        if schedule.days is Days.DAILY or day.weekday() < 5:
+        if day.weekday() in weekdays:
             slot = _wall_to_utc(datetime.combine(day, schedule.at), tz)
             if after < slot <= until:
                 out.append(slot)
