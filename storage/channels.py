@@ -9,7 +9,15 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.models import WEEKDAY_NAMES, Channel, ChannelRef, ChannelSettings, Days, Schedule, Subscription
+from bot.models import (
+    WEEKDAY_NAMES,
+    Channel,
+    ChannelRef,
+    ChannelSettings,
+    Days,
+    Schedule,
+    Subscription,
+)
 from bot.stores import DuplicateSubscription
 from storage.tables import channels, subscriptions
 

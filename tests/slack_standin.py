@@ -1,8 +1,9 @@
 """A local stand-in of the Slack Web API, for tests that drive slack_sdk and Bolt for real.
 
 An aiohttp server on 127.0.0.1 (ephemeral port) that records every call and answers like Slack:
-auth.test, chat.postMessage (checking Slack's block limits), conversations.history (with message
-metadata), users.info, apps.connections.open plus a Socket Mode WebSocket, and response_url posts.
+auth.test, chat.postMessage (checking Slack's block limits; a D channel only if it is the bot's
+DM with someone), conversations.history (with message metadata), conversations.open (the bot's
+DM with a user, `D` + the user id's tail), users.info, apps.connections.open plus a Socket Mode WebSocket, and response_url posts.
 On demand it fails a method: a 429 with Retry-After, or an error such as `is_archived`.
 
     async with SlackStandin() as slack:
@@ -64,6 +65,11 @@ class Workspace:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+def dm_channel(user_id: str) -> str:
+    """The id of the bot's DM with `user_id` in the stand-in: `D` + the user id after its `U`."""
+    return "D" + user_id.removeprefix("U")
+
+
 def sign(secret: str, timestamp: str | int, body: str) -> str:
     """Slack's request signature: `v0=` + hex HMAC-SHA256(secret, `v0:{timestamp}:{body}`)."""
     base = f"v0:{timestamp}:{body}".encode()
@@ -85,6 +91,7 @@ def slash_command_body(
     response_url: str,
     team_id: str = "T0STANDIN",
     channel_id: str = "C0PAPERS",
+    channel_name: str = "papers",
     user_id: str = "U0ALICE",
     command: str = "/papers",
 ) -> str:
@@ -98,7 +105,7 @@ def slash_command_body(
             "team_id": team_id,
             "team_domain": "standin",
             "channel_id": channel_id,
-            "channel_name": "papers",
+            "channel_name": channel_name,  # "directmessage" in any DM (channel_id D...)
             "user_id": user_id,
             "user_name": user_id.lower(),
             "command": command,
@@ -125,6 +132,7 @@ class SlackStandin:
         self.workspace = workspace or Workspace()
         self.calls: list[Call] = []
         self.messages: dict[str, list[dict[str, Any]]] = {}
+        self.dms: set[str] = set()  # the bot's DM channels (opened, or pre-existing)
         self.thread_replies: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.responses: list[dict[str, Any]] = []
         self.socket_acks: list[dict[str, Any]] = []
@@ -279,6 +287,7 @@ class SlackStandin:
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
             "conversations.history": self._conversations_history,
+            "conversations.open": self._conversations_open,
             "users.info": self._users_info,
             "apps.connections.open": self._apps_connections_open,
         }
@@ -314,6 +323,8 @@ class SlackStandin:
         if problem:
             return {"ok": False, "error": problem}
         channel = str(args["channel"])
+        if channel.startswith("D") and channel not in self.dms:
+            return {"ok": False, "error": "channel_not_found"}  # a DM the bot is not in
         ts = f"{1767225600 + next(self._ts)}.000100"
         message = {
             "type": "message",
@@ -349,6 +360,14 @@ class SlackStandin:
             "has_more": more,
             "response_metadata": {"next_cursor": str(start + limit) if more else ""},
         }
+
+    def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        users = str(args.get("users", ""))
+        if not users or "," in users:
+            return {"ok": False, "error": "invalid_arguments"}  # one person: an IM, not an MPIM
+        channel = dm_channel(users)
+        self.dms.add(channel)
+        return {"channel": {"id": channel}}
 
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = self.workspace.users.get(str(args.get("user")))

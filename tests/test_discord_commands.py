@@ -118,13 +118,14 @@ async def test_start_registers_papers_in_the_guild_and_returns_when_ready(
         ("PUT", f"/applications/{APP_ID}/guilds/{GUILD_ID}/commands"),
     ]
     [papers] = standin.commands[GUILD_ID]
-    assert papers["name"] == "papers" and papers["contexts"] == [0]
+    assert papers["name"] == "papers" and papers["contexts"] == [0, 1]  # servers and DMs
+    assert papers["integration_types"] == [0]  # installed in servers, not by users
     options = {o["name"]: o for o in papers["options"]}
     assert set(options) == SUBCOMMANDS
     schedule = {o["name"]: o for o in options["schedule"]["options"]}
     assert schedule["time"]["required"] is True
     assert schedule["timezone"]["autocomplete"] is True
-    assert [c["value"] for c in schedule["days"]["choices"]] == ["daily", "weekdays"]
+    assert schedule["days"]["autocomplete"] is True  # daily, weekdays, weekly mon, mon,thu...
     settings = {o["name"]: o for o in options["settings"]["options"]}
     assert {k: settings["max"][k] for k in ("type", "min_value", "max_value")} == {
         "type": 4,
@@ -351,12 +352,34 @@ async def test_time_zones_are_suggested_as_the_user_types(
     assert handler.commands == []
 
 
+async def test_days_are_suggested_and_any_day_list_may_be_typed(
+    standin: DiscordStandIn, start: Start, handler: Handler
+) -> None:
+    await start()
+    payload = interaction_payload(
+        "schedule", {"time": "09:00", "days": "weekly"}, autocomplete="days"
+    )
+
+    [callback] = await answer(standin, payload)
+
+    assert [c["value"] for c in callback.body["data"]["choices"]][:3] == [
+        "weekly mon",
+        "weekly tue",
+        "weekly wed",
+    ]
+    typed = interaction_payload("schedule", {"time": "09:00", "days": "mon,wed,fri"})
+    await answer(standin, typed)
+    assert [c.text for c in handler.commands] == ["schedule 09:00 mon,wed,fri"]
+
+
 async def test_outside_a_server_channel_the_command_is_declined(
     standin: DiscordStandIn, start: Start, handler: Handler
 ) -> None:
     await start()
+    group_dm = interaction_payload("list", guild_id=None)  # a DM with the bot works: not this
+    group_dm.update(context=2, channel={**group_dm["channel"], "type": 3})
 
-    [callback] = await answer(standin, interaction_payload("list", guild_id=None))
+    [callback] = await answer(standin, group_dm)
 
     assert handler.commands == []
     assert "server text channel" in callback.body["data"]["content"]

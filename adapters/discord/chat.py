@@ -60,7 +60,8 @@ NO_MENTIONS = discord.AllowedMentions.none()
 # What the bot needs in a channel: see it, post in it, and have its embeds shown (19456).
 BOT_PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True)
 FAILED_REPLY = "Sorry, something went wrong while running that command. Please try again later."
-NOT_IN_CHANNEL_REPLY = "Use `/papers` in a server text channel."
+NOT_IN_CHANNEL_REPLY = "Use `/papers` in a server text channel, or in a direct message with me."
+DM_WORKSPACE = "dm"  # a direct message with the bot: discord:dm:<DM channel id>
 POSTED_BELOW = "Done: see below."
 
 
@@ -76,9 +77,17 @@ def invite_url(application_id: int | str) -> str:
     )
 
 
-def channel_ref(guild_id: int, channel_id: int) -> ChannelRef:
-    """`discord:<guild_id>:<channel_id>`."""
-    return ChannelRef("discord", str(guild_id), str(channel_id))
+def channel_ref(guild_id: int | None, channel_id: int) -> ChannelRef:
+    """`discord:<guild_id>:<channel_id>`, or `discord:dm:<DM channel id>` for a direct message."""
+    return ChannelRef(
+        "discord", DM_WORKSPACE if guild_id is None else str(guild_id), str(channel_id)
+    )
+
+
+def _in_dm(interaction: discord.Interaction) -> bool:
+    return interaction.guild_id is None and (
+        interaction.context.dm_channel or isinstance(interaction.channel, discord.DMChannel)
+    )
 
 
 class _PaperbotClient(discord.Client):
@@ -315,7 +324,7 @@ class DiscordChat:
         _log.info(
             "discord: posted %s page %d/%d as message %s", channel, page.page, page.pages, sent.id
         )
-        if threads:
+        if threads and channel.workspace != DM_WORKSPACE:  # a DM has no threads
             await self._post_abstracts(channel, page, sent.id)
         return str(sent.id)
 
@@ -349,15 +358,19 @@ class DiscordChat:
 
     def can_manage(self, interaction: discord.Interaction, text: str) -> bool:
         """Whether the member may run `text`: anyone, unless admins_only and the command changes
-        the channel, which then needs Manage Channels (resolved for this channel, at run time)."""
-        if not self._admins_only or not needs_manage(text):
+        the channel, which then needs Manage Channels (resolved for this channel, at run time).
+        In a person's own DM with the bot, that person manages it."""
+        if not self._admins_only or not needs_manage(text) or _in_dm(interaction):
             return True
         perms = interaction.permissions
         return perms.manage_channels or perms.administrator
 
     def to_command(self, interaction: discord.Interaction, text: str) -> Command | None:
-        """The shared Command for an interaction, or None outside a server channel."""
-        if interaction.guild_id is None or interaction.channel_id is None:
+        """The shared Command for an interaction, or None outside a server channel or a DM with
+        the bot (a group DM)."""
+        if interaction.channel_id is None or (
+            interaction.guild_id is None and not _in_dm(interaction)
+        ):
             return None
         return Command(
             channel=channel_ref(interaction.guild_id, interaction.channel_id),

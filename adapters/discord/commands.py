@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import cache
-from typing import Literal
 from zoneinfo import available_timezones
 
 import discord
@@ -34,6 +33,22 @@ def zone_suggestions(typed: str) -> list[str]:
     return found[:MAX_CHOICES]
 
 
+DAY_CHOICES = (
+    "daily",
+    "weekdays",
+    *(f"weekly {d}" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")),
+    "mon,thu",
+    "tue,fri",
+)
+
+
+def days_suggestions(typed: str) -> list[str]:
+    """Choices for the `days` option; any other day list (`mon,wed,fri`) may be typed as it is,
+    since an autocompleted option takes free text."""
+    needle = typed.strip().lower()
+    return [d for d in DAY_CHOICES if needle in d][:MAX_CHOICES]
+
+
 def settings_text(max: int | None, min_upvotes: int | None, threads: bool | None) -> str:
     """`settings max=5 min-upvotes=3 threads=on` from the options given (only those)."""
     parts = ["settings"]
@@ -54,7 +69,8 @@ def schedule_text(time: str, timezone: str | None, days: str | None) -> str:
     return " ".join(parts)
 
 
-@app_commands.guild_only()
+@app_commands.allowed_installs(guilds=True, users=False)
+@app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
 class PapersGroup(app_commands.Group, name="papers", description="New research papers, daily"):
     """`/papers <subcommand>`: every subcommand of the product, each with typed options."""
 
@@ -114,17 +130,23 @@ class PapersGroup(app_commands.Group, name="papers", description="New research p
     @app_commands.describe(
         time="HH:MM (24-hour), or off",
         timezone="IANA time zone, e.g. Europe/Berlin (default UTC)",
-        days="every day, or Monday to Friday",
+        days="daily, weekdays, weekly mon (any day), or a list of days like mon,thu",
     )
     async def schedule(
         self,
         interaction: discord.Interaction,
         time: app_commands.Range[str, 1, 8],
         timezone: app_commands.Range[str, 1, 64] | None = None,
-        days: Literal["daily", "weekdays"] | None = None,
+        days: app_commands.Range[str, 1, 40] | None = None,
     ) -> None:
         """Set the digest's time, time zone and days."""
         await self._run(interaction, schedule_text(time, timezone, days))
+
+    @schedule.autocomplete("days")
+    async def _days_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=d, value=d) for d in days_suggestions(current)]
 
     @schedule.autocomplete("timezone")
     async def _timezone_choices(

@@ -156,7 +156,11 @@ def plain_message(page: Digest) -> DiscordMessage:
     whole stays within 2,000 characters."""
     counter = f" ({page.page}/{page.pages})" if page.pages > 1 else ""
     head = f"📚 {bold(escape_text(page.title))}{counter}"
-    tail = [f"and {page.more} more{_covers(page)} — {MORE_HINT}"] if page.page == page.pages and page.more else []
+    tail = (
+        [f"and {page.more} more{_covers(page)} — {MORE_HINT}"]
+        if page.page == page.pages and page.more
+        else []
+    )
     links = []
     for match in page.items:
         url = safe_url(match.paper.url, LINK_URL_LIMIT)

@@ -56,6 +56,15 @@ DEFAULT_API_URL = "https://slack.com/api/"
 RENDER_CACHE = 256  # pages rendered by paginate() kept for post()
 Health = Callable[[], Awaitable[bool]]
 _SLACK_FAILURES = (SlackApiError, aiohttp.ClientError, TimeoutError)
+DM_CHANNEL_NAME = "directmessage"  # a slash command's channel_name in a direct message
+OTHER_DM_REPLY = (
+    "paperbot cannot post in a conversation between people. For a digest of your own, open "
+    "*paperbot* under Apps in the sidebar and use `/papers` in its Messages tab."
+)
+
+
+class _OtherDirectMessage(Exception):
+    """A slash command in a direct message between people, where the bot cannot post."""
 
 
 def _logger(part: str) -> logging.Logger:
@@ -120,6 +129,7 @@ class SlackChat:
         self._on_command: CommandHandler | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._admins: dict[str, tuple[bool, float]] = {}
+        self._dms: dict[str, str] = {}  # user id -> the bot's DM channel with them
         self._auth_failure: str | None = None
         self._history_warned = False
         self.address: tuple[str, int] | None = None
@@ -287,6 +297,8 @@ class SlackChat:
         except InvalidChannelId as exc:
             log.warning("slash command from an unusable channel: %s", exc)
             reply = Reply("This channel cannot be used with paperbot.", error=True)
+        except _OtherDirectMessage:
+            reply = Reply(OTHER_DM_REPLY, error=True)
         else:
             try:
                 reply = await self._on_command(command)
@@ -314,15 +326,45 @@ class SlackChat:
             log.warning("response_url refused our reply: HTTP %s %s", sent.status_code, sent.body)
 
     async def to_command(self, payload: dict[str, Any]) -> Command:
-        """The Command a slash-command payload means (`can_manage` looked up when it matters)."""
-        ref = ChannelRef.parse(
-            f"slack:{payload.get('team_id', '')}:{payload.get('channel_id', '')}"
-        )
+        """The Command a slash-command payload means (`can_manage` looked up when it matters).
+
+        In the person's own DM with the bot (App Home -> Messages, `slack:<team>:D...`) the
+        person manages it: PAPERBOT_ADMINS_ONLY does not apply there. A DM between people
+        raises _OtherDirectMessage: the bot cannot post there.
+        """
+        channel_id = str(payload.get("channel_id", ""))
+        ref = ChannelRef.parse(f"slack:{payload.get('team_id', '')}:{channel_id}")
         user = str(payload.get("user_id", ""))
         text = unescape(str(payload.get("text", ""))).strip()
+        own_dm = False
+        if payload.get("channel_name") == DM_CHANNEL_NAME:
+            dm = await self._dm_with(user)
+            if dm is not None and dm != channel_id:
+                raise _OtherDirectMessage(channel_id)
+            own_dm = True
         return Command(
-            channel=ref, user=user, text=text, can_manage=await self._can_manage(user, text)
+            channel=ref,
+            user=user,
+            text=text,
+            can_manage=own_dm or await self._can_manage(user, text),
         )
+
+    async def _dm_with(self, user: str) -> str | None:
+        """The bot's DM channel with `user` (conversations.open, im:write), or None if Slack
+        cannot say (then the payload's own word that it is a DM is taken)."""
+        if user in self._dms:
+            return self._dms[user]
+        try:
+            opened = await self._call(
+                partial(self._client.conversations_open, users=user), f"conversations.open {user}"
+            )
+        except ChatError as exc:
+            log.warning("cannot open the DM with %s (%s; is im:write granted?)", user, exc)
+            return None
+        dm = str((opened.get("channel") or {}).get("id") or "") or None
+        if dm is not None:
+            self._dms[user] = dm
+        return dm
 
     async def _can_manage(self, user: str, text: str) -> bool:
         if not self._admins_only or not needs_manage(text):

@@ -211,7 +211,9 @@ def digest_fallback(digest: Digest) -> str:
     head = f"{_plain(digest.title, 200)}{page}: {count} paper{'' if count == 1 else 's'}"
     titles = "; ".join(_plain(m.paper.title, 200) for m in digest.items)
     more = (
-        f"; and {more_papers(digest.more)}{_covers(digest)}" if digest.more and digest.page == digest.pages else ""
+        f"; and {more_papers(digest.more)}{_covers(digest)}"
+        if digest.more and digest.page == digest.pages
+        else ""
     )
     return escape(clip(f"{head}: {titles}{more}", _FALLBACK_BUDGET))
 

@@ -30,6 +30,7 @@ from bot.stores import LedgerPage, SourceState, Stores
 
 log = logging.getLogger(__name__)
 
+
 def digest_title(now: datetime, schedule: Schedule | None = None) -> str:
     """The header of a digest built at `now` (a weekly one says it is the week's)."""
     covers = f" {period(schedule)}" if schedule is not None and period(schedule) else ""

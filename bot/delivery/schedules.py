@@ -8,6 +8,7 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.models import WEEKDAY_NAMES, ChannelSettings, Days, Schedule
@@ -68,12 +69,16 @@ def parse_time(text: str) -> time:
     return time(int(m.group(1)), int(m.group(2)))
 
 
-_DAY_WORDS = {name: i for i, name in enumerate(WEEKDAY_NAMES)} | {
-    full: i
-    for i, full in enumerate(
-        ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-    )
-} | {"tues": 1, "wed": 2, "weds": 2, "thur": 3, "thurs": 3}
+_DAY_WORDS = (
+    {name: i for i, name in enumerate(WEEKDAY_NAMES)}
+    | {
+        full: i
+        for i, full in enumerate(
+            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        )
+    }
+    | {"tues": 1, "wed": 2, "weds": 2, "thur": 3, "thurs": 3}
+)
 _CHOICES = "daily, weekdays, `weekly mon` or a list of days like `mon,thu`"
 _USAGE = "`schedule <HH:MM> [time zone] [daily|weekdays|weekly <day>|<day>,<day>]`"
 
@@ -105,7 +110,9 @@ def parse_days(text: str) -> frozenset[int]:
 
 def _looks_like_days(word: str) -> bool:
     return "," in word or bool(
-        difflib.get_close_matches(word.lower().partition("-")[0], list(_DAY_WORDS), n=1, cutoff=0.75)
+        difflib.get_close_matches(
+            word.lower().partition("-")[0], list(_DAY_WORDS), n=1, cutoff=0.75
+        )
     )
 
 
@@ -136,7 +143,9 @@ def parse_schedule(text: str, current: Schedule) -> Schedule:
     while rest:
         word, rest = rest[0], rest[1:]
         lowered = word.lower()
-        if days is not None and (lowered in ("daily", "weekdays", "weekly") or _looks_like_days(word)):
+        if days is not None and (
+            lowered in ("daily", "weekdays", "weekly") or _looks_like_days(word)
+        ):
             raise ScheduleError(f"Give the days once: {_USAGE}.")
         if lowered in ("daily", "weekdays"):
             days = (Days(lowered), frozenset())
@@ -158,7 +167,11 @@ def parse_schedule(text: str, current: Schedule) -> Schedule:
         else:
             tz = zone(word).key
     if days is None:
-        days = (current.days, current.on) if current.days is not Days.OFF else (Days.DAILY, frozenset())
+        days = (
+            (current.days, current.on)
+            if current.days is not Days.OFF
+            else (Days.DAILY, frozenset())
+        )
     return Schedule(at=at, timezone=tz or current.timezone, days=days[0], on=days[1])
 
 
@@ -177,7 +190,7 @@ def first_window(schedule: Schedule) -> timedelta:
     if schedule.days is not Days.WEEKLY or not schedule.on:
         return FIRST_DIGEST_WINDOW
     days = sorted(schedule.on)
-    gaps = [(b - a) for a, b in zip(days, days[1:], strict=False)] + [days[0] + 7 - days[-1]]
+    gaps = [b - a for a, b in pairwise(days)] + [days[0] + 7 - days[-1]]
     return timedelta(days=max(gaps))
 
 
