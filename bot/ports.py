@@ -193,3 +193,51 @@ class Timer(Protocol):
     def shutdown(self) -> None:
         """Stop for good, without waiting for running jobs."""
         ...
+
+
+# --- what an operator can watch ------------------------------------------------------------
+
+
+class Metrics(Protocol):
+    """Where the core reports what it did, for an operator's dashboards (adapters/web/metrics.py
+    exports it as Prometheus metrics). Every method is cheap and never raises."""
+
+    def polled(self, source: str, new: int, *, failed: bool) -> None:
+        """One poll of `source` ended, storing `new` new papers (0 when it failed)."""
+        ...
+
+    def matched(self, seconds: float, papers: int) -> None:
+        """The matcher ran over `papers` papers in `seconds`."""
+        ...
+
+    def post(self, platform: str, outcome: str) -> None:
+        """One attempt to post a digest page: `sent`, `retry`, `rejected` (set aside),
+        `inactive` (channel gone), `auth` (credentials refused) or `error`."""
+        ...
+
+    def digest(self, platform: str) -> None:
+        """A digest run posted at least one page."""
+        ...
+
+    def command(self, name: str, seconds: float, *, ok: bool) -> None:
+        """A chat command was answered in `seconds`."""
+        ...
+
+
+class NullMetrics:
+    """Metrics that go nowhere: the default where nothing exports them (tests, one-shot CLI)."""
+
+    def polled(self, source: str, new: int, *, failed: bool) -> None:
+        """Ignored."""
+
+    def matched(self, seconds: float, papers: int) -> None:
+        """Ignored."""
+
+    def post(self, platform: str, outcome: str) -> None:
+        """Ignored."""
+
+    def digest(self, platform: str) -> None:
+        """Ignored."""
+
+    def command(self, name: str, seconds: float, *, ok: bool) -> None:
+        """Ignored."""

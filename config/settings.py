@@ -47,7 +47,12 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("DISCORD_GUILD_ID", "PAPERBOT_DISCORD_GUILD_ID")
     )
 
-    database_url: str = "sqlite+aiosqlite:///./data/paperbot.db"
+    # Platforms (Heroku, Render, Fly) hand the database over as DATABASE_URL and a web
+    # process's port as PORT: read when paperbot's own name is unset.
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./data/paperbot.db",
+        validation_alias=AliasChoices("PAPERBOT_DATABASE_URL", "DATABASE_URL"),
+    )
     sources: CommaList = ["huggingface", "arxiv"]
     arxiv_categories: CommaList = ["cs.CV", "cs.LG", "cs.CL", "cs.AI"]
     arxiv_mode: str = "rss"
@@ -61,8 +66,9 @@ class Settings(BaseSettings):
     default_days: str = "daily"
     admins_only: bool = False
     admin_users: CommaList = []
-    port: int = Field(3000, ge=1, le=65535)
+    port: int = Field(3000, ge=1, le=65535, validation_alias=AliasChoices("PAPERBOT_PORT", "PORT"))
     log_level: str = "INFO"
+    log_format: str = "text"
     http_timeout: float = Field(20.0, gt=0, le=300)
 
     huggingface_url: str = "https://huggingface.co/api"
@@ -123,6 +129,18 @@ class Settings(BaseSettings):
             raise ValueError("expected daily, weekdays or off")
         return value
 
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value not in ("text", "json"):
+            raise ValueError("expected text or json")
+        return value
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _db_driver(cls, value: Any) -> Any:
+        return normalize_database_url(value) if isinstance(value, str) else value
+
     @field_validator("database_url")
     @classmethod
     def _db(cls, value: str) -> str:
@@ -163,8 +181,32 @@ def load_settings(**overrides: Any) -> Settings:
         name = env_name(loc) if loc in Settings.model_fields else loc
         msg = err["msg"].removeprefix("Value error, ")
         got = err.get("input")
+        if isinstance(got, str):
+            got = hide_password(got)
         shown = f" (got {got!r})" if isinstance(got, str | int | float) else ""
         raise SettingsError(f"{name}: {msg}{shown}") from None
+
+
+_DRIVERS = (  # the scheme a platform gives -> the async driver paperbot talks through
+    ("postgres://", "postgresql+psycopg://"),
+    ("postgresql://", "postgresql+psycopg://"),
+    ("sqlite:///", "sqlite+aiosqlite:///"),
+)
+_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.-]*://[^/@:\s]*):[^/@\s]*@", re.IGNORECASE)
+
+
+def normalize_database_url(url: str) -> str:
+    """`postgres://` and `postgresql://` (as Heroku and others give them) as psycopg's async
+    driver, `sqlite:///` as aiosqlite; any other URL as it is."""
+    for plain, driver in _DRIVERS:
+        if url.startswith(plain):
+            return driver + url.removeprefix(plain)
+    return url
+
+
+def hide_password(text: str) -> str:
+    """`text` with the password of any URL in it shown as `***`."""
+    return _PASSWORD.sub(r"\1:***@", text)
 
 
 def _http_url(url: str) -> bool:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from adapters.console.chat import ConsoleChat
 from adapters.sources.registry import build_sources
 from bot.commands.handler import CommandHandler
 from bot.delivery.pipeline import Pipeline
 from bot.models import Days, Schedule
-from bot.ports import Chat, Clock, PaperSource, utcnow
+from bot.ports import Chat, Clock, Metrics, PaperSource, utcnow
 from bot.stores import Stores
-from config.settings import Settings
+from config.settings import Settings, SettingsError
 from storage import build_stores, open_database, ping
 
 log = logging.getLogger(__name__)
@@ -44,20 +46,38 @@ class App:
     health: Callable[[], Awaitable[bool]] | None = None  # whether the bot is up (its database)
 
 
+class MissingExtra(SettingsError):
+    """A platform is configured but its package was not installed."""
+
+
+def _platform_module(platform: str, module: str, setting: str) -> Any:
+    """Import a platform's adapter (and so its SDK) only when it is configured; a missing SDK
+    is one line naming the extra to install."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        raise MissingExtra(
+            f"{setting} is set, but {platform}'s package ({exc.name}) is not installed: "
+            f"pip install 'paperbot[{platform}]'"
+        ) from None
+
+
 def build_chats(
-    settings: Settings, console: ConsoleChat, health: Callable[[], Awaitable[bool]]
+    settings: Settings,
+    console: ConsoleChat,
+    health: Callable[[], Awaitable[bool]],
+    routes: Sequence[Any] = (),
 ) -> dict[str, Chat]:
-    """The console, plus every platform whose token is set."""
+    """The console, plus every platform whose token is set (`routes`: paperbot's own HTTP
+    routes, served beside Slack's events when Slack runs over HTTP)."""
     chats: dict[str, Chat] = {"console": console}
     if settings.slack_bot_token or settings.slack_app_token or settings.slack_signing_secret:
         # Half a Slack set-up is a mistake to report, not a reason to run without Slack.
-        from adapters.slack.chat import SlackChat
-
-        chats["slack"] = SlackChat.from_settings(settings, health)
+        slack = _platform_module("slack", "adapters.slack.chat", "SLACK_BOT_TOKEN")
+        chats["slack"] = slack.SlackChat.from_settings(settings, health, routes)
     if settings.discord_bot_token:
-        from adapters.discord.chat import DiscordChat
-
-        chats["discord"] = DiscordChat.from_settings(settings)
+        discord = _platform_module("discord", "adapters.discord.chat", "DISCORD_BOT_TOKEN")
+        chats["discord"] = discord.DiscordChat.from_settings(settings)
     return chats
 
 
@@ -69,6 +89,8 @@ async def open_app(
     chats: Mapping[str, Chat] | None = None,
     clock: Clock = utcnow,
     console: ConsoleChat | None = None,
+    metrics: Metrics | None = None,
+    routes: Sequence[Any] = (),
 ) -> AsyncIterator[App]:
     """Open the database (migrating it), build sources and chats, and close them all after
     (also what was opened when building the rest fails: a missing Slack secret, say)."""
@@ -84,7 +106,9 @@ async def open_app(
         async def health() -> bool:
             return await ping(engine)
 
-        built_chats = dict(chats) if chats is not None else build_chats(settings, console, health)
+        built_chats = (
+            dict(chats) if chats is not None else build_chats(settings, console, health, routes)
+        )
         for chat in built_chats.values():  # (stop is idempotent: the runner may have stopped them)
             opened.push_async_callback(_stop_chat, chat)
         pipeline = Pipeline(
@@ -95,6 +119,7 @@ async def open_app(
             poll_interval=timedelta(minutes=settings.poll_minutes),
             retry_base=settings.retry_base_seconds,
             retry_max=settings.retry_max_seconds,
+            metrics=metrics,
         )
         live_trending = getattr(built_sources.get("huggingface"), "trending", None)
         handler = CommandHandler(pipeline, default_schedule(settings), trending=live_trending)

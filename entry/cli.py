@@ -24,6 +24,7 @@ from bot.query.language import QueryError, parse
 from bot.stores import SourceState
 from config.settings import Settings, SettingsError, load_settings
 from entry.app import App, open_app
+from entry.logs import formatter
 from entry.runner import RunError
 from storage import DatabaseError
 from storage.locks import AlreadyRunning, holding_database
@@ -35,6 +36,29 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
 )
 db_cli = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            out.print(f"paperbot {version('paperbot')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            out.print("paperbot (not installed)")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _main(
+    _: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """paperbot: new research papers, matched to your subscriptions, in your team chat."""
+
+
 cli.add_typer(db_cli, name="db")
 
 # Paper titles, channel ids and error messages are printed as they are: no Rich markup or
@@ -63,10 +87,10 @@ def _settings(*, service: bool = False, **overrides: Any) -> Settings:
         raise Failure(
             f"PAPERBOT_LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, not {settings.log_level!r}"
         )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(settings.log_format))
     logging.basicConfig(
-        level=level if service or level < logging.INFO else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        level=level if service or level < logging.INFO else logging.WARNING, handlers=[handler]
     )
     for chatty in ("alembic", "apscheduler", "httpx"):  # a line per job run or request
         logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
@@ -212,15 +236,26 @@ async def _digest(settings: Settings, ref: ChannelRef, *, dry_run: bool) -> None
             report = await app.pipeline.run_digest(ref)
         except Exception as exc:
             raise Failure(str(exc)) from None
+        # Nothing retries inside this one-shot run: a failed page waits in the ledger for
+        # `paperbot run` (its next sweep) or the next `paperbot digest`.
+        note = report.note or ""
+        if note.startswith("will retry: "):
+            note = "posting failed: " + note.removeprefix("will retry: ")
         if report.posted:
             papers = f"{report.papers} paper" + ("" if report.papers == 1 else "s")
             out.print(f"Posted {papers} to {ref} in {report.posted} message(s).")
-            if report.note:
-                out.print(report.note)
+            if note:
+                out.print(note)
         else:
-            out.print(f"Nothing posted to {ref}" + (f": {report.note}" if report.note else "."))
+            out.print(f"Nothing posted to {ref}" + (f": {note}" if note else "."))
         if report.pending:
-            out.print(f"{report.pending} papers are pending and will be retried.")
+            out.print(
+                f"{report.pending} papers are waiting in the ledger: `paperbot run` posts them "
+                "on its next sweep, or run `paperbot digest` again."
+            )
+        failed = report.blocked or report.pending or "set aside" in note or "failed" in note
+        if not report.posted and failed:
+            raise typer.Exit(1)
 
 
 @cli.command()
@@ -418,6 +453,27 @@ def run() -> None:
     from entry.runner import run_bot
 
     _run(lambda: run_bot(_settings(service=True)))
+
+
+@cli.command()
+def doctor() -> None:
+    """Check settings, database, platform credentials, sources and the matcher; exit 0 if all pass."""
+    from entry.doctor import Check, run_checks
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        out.print(
+            Check("settings", False, str(exc), "fix that setting (config/example.env)").line()
+        )
+        raise typer.Exit(1) from None
+    checks = asyncio.run(run_checks(settings))
+    for check in checks:
+        out.print(check.line(), highlight=False, soft_wrap=True)
+    failed = [c for c in checks if not c.ok]
+    out.print(f"{len(checks) - len(failed)} of {len(checks)} checks passed.")
+    if failed:
+        raise typer.Exit(1)
 
 
 @db_cli.command("upgrade")

@@ -11,6 +11,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from config.settings import hide_password
+
 log = logging.getLogger(__name__)
 
 
@@ -84,13 +86,18 @@ async def open_database(url: str) -> AsyncEngine:
 
     try:
         engine = create_engine(url)
+    except ModuleNotFoundError as exc:  # the driver of an optional extra
+        raise DatabaseError(
+            f"PAPERBOT_DATABASE_URL: {_safe(url)} needs {exc.name}, which is not installed: "
+            "pip install 'paperbot[postgres]'"
+        ) from None
     except (SQLAlchemyError, OSError, ValueError) as exc:
         raise DatabaseError(f"PAPERBOT_DATABASE_URL: cannot open {_safe(url)}: {exc}") from None
     try:
         await upgrade(engine)
     except (SQLAlchemyError, OSError) as exc:
         await engine.dispose()
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        reason = hide_password(str(getattr(exc, "orig", None) or exc).splitlines()[0])
         raise DatabaseError(f"PAPERBOT_DATABASE_URL: cannot open {_safe(url)}: {reason}") from None
     except CommandError as exc:  # a revision this paperbot does not know: a newer one wrote it
         await engine.dispose()

@@ -91,6 +91,7 @@ class SlackChat:
         admins_only: bool = False,
         admin_users: Sequence[str] = (),
         health: Health = _always_healthy,
+        routes: Sequence[web.RouteDef] = (),
         host: str = "0.0.0.0",
         timeout: float = 20.0,
         history_pages: int = 3,
@@ -114,6 +115,7 @@ class SlackChat:
         self._admins_only = admins_only
         self._admin_users = frozenset(admin_users)
         self._health = health
+        self._routes = tuple(routes)  # paperbot's other HTTP routes (/metrics), beside Slack's
         self._timeout = max(1, round(timeout))
         self._history_pages = max(1, history_pages)
         self._user_cache_seconds = user_cache_seconds
@@ -136,7 +138,9 @@ class SlackChat:
         self._rendered: dict[int, tuple[Digest, SlackMessage]] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings, health: Health) -> SlackChat:
+    def from_settings(
+        cls, settings: Settings, health: Health, routes: Sequence[web.RouteDef] = ()
+    ) -> SlackChat:
         """A SlackChat configured from paperbot's settings (SLACK_* and PAPERBOT_*)."""
         from config.settings import SettingsError
 
@@ -156,6 +160,7 @@ class SlackChat:
             admins_only=settings.admins_only,
             admin_users=settings.admin_users,
             health=health,
+            routes=routes,
             timeout=settings.http_timeout,
         )
 
@@ -222,7 +227,9 @@ class SlackChat:
         return app
 
     async def _serve_http(self, app: AsyncApp) -> None:
-        web_app = build_web_app(app, self._signing_secret, self._health, self._signature_clock)
+        web_app = build_web_app(
+            app, self._signing_secret, self._health, self._signature_clock, self._routes
+        )
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port)

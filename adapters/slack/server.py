@@ -8,6 +8,7 @@ than 5 minutes off gets 401 and reaches nothing. `GET /healthz` says whether the
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -30,9 +31,14 @@ def is_signed_by_slack(verifier: SignatureVerifier, body: bytes, headers: object
 
 
 def build_web_app(
-    app: AsyncApp, signing_secret: str, health: Health, clock: Clock | None = None
+    app: AsyncApp,
+    signing_secret: str,
+    health: Health,
+    clock: Clock | None = None,
+    routes: Sequence[web.RouteDef] = (),
 ) -> web.Application:
-    """The aiohttp application serving Bolt at EVENTS_PATH and the health check at HEALTH_PATH."""
+    """The aiohttp application serving Bolt at EVENTS_PATH, the health check at HEALTH_PATH and
+    any other of paperbot's own `routes` (/metrics)."""
     verifier = SignatureVerifier(signing_secret, clock or Clock())
 
     async def events(request: web.Request) -> web.Response:
@@ -48,6 +54,6 @@ def build_web_app(
 
     web_app = web.Application()
     web_app.add_routes(
-        [web.post(EVENTS_PATH, events), web.get(HEALTH_PATH, health_handler(health))]
+        [web.post(EVENTS_PATH, events), web.get(HEALTH_PATH, health_handler(health)), *routes]
     )
     return web_app

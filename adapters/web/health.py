@@ -2,13 +2,14 @@
 
 Slack over HTTP serves it beside `/slack/events` (adapters/slack/server.py); a bot with no
 HTTP front end (Slack in Socket Mode, Discord, sources only) serves it alone on PAPERBOT_PORT.
+Either way `/metrics` (adapters/web/metrics.py) is served beside it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
@@ -33,11 +34,13 @@ def health_handler(health: Health) -> Callable[[web.Request], Awaitable[web.Resp
     return healthz
 
 
-async def serve_health(health: Health, host: str, port: int) -> web.AppRunner | None:
-    """Serve HEALTH_PATH alone on host:port; None (and a warning) if the port cannot be had,
-    since a health probe is a convenience the bot can run without."""
+async def serve_health(
+    health: Health, host: str, port: int, routes: Sequence[web.RouteDef] = ()
+) -> web.AppRunner | None:
+    """Serve HEALTH_PATH (and `routes`: /metrics) alone on host:port; None (and a warning) if
+    the port cannot be had, since a health probe is a convenience the bot can run without."""
     app = web.Application()
-    app.add_routes([web.get(HEALTH_PATH, health_handler(health))])
+    app.add_routes([web.get(HEALTH_PATH, health_handler(health)), *routes])
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:

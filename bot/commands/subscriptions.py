@@ -14,7 +14,7 @@ from bot.commands.base import (
     describe_channel,
     n_papers,
 )
-from bot.models import Channel, Command, Reply, Subscription
+from bot.models import Command, Reply, Subscription
 from bot.query.language import Query, QueryError, parse
 from bot.stores import DuplicateSubscription
 
@@ -103,12 +103,13 @@ class SubscriptionCommands(CommandBase):
         return Reply(f"Unsubscribed from {gone}.")
 
     async def _cmd_list(self, command: Command, rest: str) -> Reply:
-        channel = await self.stores.channels.get(command.channel)
+        # A channel that has answered a command exists from then on (`paperbot digest` and
+        # `status` know it); a refused command never reaches here, so it creates nothing.
+        channel = await self._channel(command)
         subs = await self.stores.channels.subscriptions(command.channel)
-        if channel is None or not subs:
+        if not subs:
             lines = ["This channel follows nothing yet. Try `subscribe diffusion`."]
         else:
             lines = ["This channel follows:"] + [f"#{s.id} `{s.canonical}`" for s in subs]
-        shown = channel or Channel(ref=command.channel, schedule=self.default_schedule)
-        lines.append(describe_channel(shown))
+        lines.append(describe_channel(channel))
         return Reply("\n".join(lines))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 import uuid
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,8 @@ from bot.ports import (
     ChatAuthError,
     Clock,
     MessageRejected,
+    Metrics,
+    NullMetrics,
     PaperSource,
     TransientChatError,
 )
@@ -92,6 +95,7 @@ class Pipeline:
         retry_base: float = 5.0,
         retry_max: float = 3600.0,
         book: MatchBook | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.stores = stores
         self.sources = dict(sources)
@@ -103,11 +107,16 @@ class Pipeline:
         self.retry_max = retry_max
         self.book = book or MatchBook()
         self.disabled_platforms: dict[str, str] = {}
+        self.metrics: Metrics = metrics or NullMetrics()
 
     # --- polling -------------------------------------------------------------------------
 
     async def poll(self, name: str, *, force: bool = False) -> PollReport:
-        """Poll one source now (unless it is backing off and not forced); never raises."""
+        """Poll one source now (unless it is backing off and not forced); never raises.
+
+        A forced poll (`paperbot poll`, by hand) that fails records its error but leaves the
+        source's backoff as it was: the running bot's schedule is not pushed back by it.
+        """
         source = self.sources[name]
         state = await self.stores.sources.get(name)
         now = self.clock()
@@ -119,6 +128,13 @@ class Pipeline:
             failures = state.failures + 1
             backoff = min(self.max_backoff, self.poll_interval * 2 ** (failures - 1))
             message = f"{type(exc).__name__}: {exc}"[:500]
+            self.metrics.polled(name, 0, failed=True)
+            if force:
+                log.warning("source %s failed: %s", name, message)
+                await self.stores.sources.save(
+                    replace(state, last_poll_at=now, last_error=message, last_error_at=now)
+                )
+                return PollReport(name, [], error=message)
             log.warning(
                 "source %s failed (%d in a row), next try in %s: %s",
                 name,
@@ -155,6 +171,7 @@ class Pipeline:
                 next_poll_at=now + self.poll_interval,
             )
         )
+        self.metrics.polled(name, len(stored.new), failed=False)
         if result.bad_entries:
             log.warning("source %s: %d bad entries dropped", name, result.bad_entries)
         log.info(
@@ -181,6 +198,13 @@ class Pipeline:
     async def sync_subscriptions(self) -> None:
         """Bring the in-memory index in line with the database (other replicas' changes)."""
         self.book.sync(await self.stores.channels.all_subscriptions())
+
+    def match(self, papers: Sequence[Paper]) -> RoundMatches:
+        """The papers matched against every subscription once (timed, for the metrics)."""
+        started = time.perf_counter()
+        matched = self.book.round(papers)
+        self.metrics.matched(time.perf_counter() - started, len(papers))
+        return matched
 
     def window_start(self, channel: Channel, now: datetime) -> datetime:
         """Where the channel's next digest starts: its last digest, or 24 hours back (a weekly
@@ -302,7 +326,7 @@ class Pipeline:
                 # before then is in it, one stored after is in the next digest's.
                 start = self.window_start(channel, now)
                 papers, end = await self.stores.papers.seen_since(start, self.clock)
-                matched = self.book.matches_for(ref, papers)
+                matched = self.match(papers).for_channel(ref)
             else:
                 # The round read the ledger before this lock: any digest recorded since then
                 # moved the channel past the slot, which was checked above.
@@ -327,6 +351,8 @@ class Pipeline:
             await ledger.record(ref, new_pages, digest_at=end, now=now)
             claimed = {new_pages[0].delivery_id} if new_pages else set()
             posted = await self._flush(chat, channel, new_pages, known=pages, claimed=claimed)
+            if posted.posted:
+                self.metrics.digest(ref.platform)
             return DeliveryReport(
                 ref,
                 posted=report.posted + posted.posted,
@@ -409,6 +435,7 @@ class Pipeline:
                     exc,
                 )
                 note = f"{len(page.paper_ids)} papers set aside, refused by {ref.platform}: {exc}"
+                self.metrics.post(ref.platform, "rejected")
                 continue
             except TransientChatError as exc:
                 delay = self._retry_delay(page.attempts + 1, exc.retry_after)
@@ -417,12 +444,14 @@ class Pipeline:
                     "post to %s failed, retrying in %.0fs: %s", ref, delay.total_seconds(), exc
                 )
                 note = f"will retry: {exc}"
+                self.metrics.post(ref.platform, "retry")
                 break
             except ChannelUnavailable as exc:
                 await ledger.release(page.delivery_id, str(exc), None)
                 await self.stores.channels.set_inactive(ref, str(exc))
                 log.warning("channel %s marked inactive: %s", ref, exc)
                 note = f"channel marked inactive: {exc}"
+                self.metrics.post(ref.platform, "inactive")
                 blocked = True
                 break
             except ChatAuthError as exc:
@@ -432,6 +461,7 @@ class Pipeline:
                     "%s rejected our credentials; posting there stopped: %s", ref.platform, exc
                 )
                 note = self.disabled_platforms[ref.platform]
+                self.metrics.post(ref.platform, "auth")
                 blocked = True
                 break
             except Exception as exc:  # outcome unknown: look for it before posting again
@@ -439,8 +469,10 @@ class Pipeline:
                 await self._retry(page, repr(exc), delay, uncertain=True)
                 log.exception("post to %s failed unexpectedly", ref)
                 note = f"will retry: {exc!r}"
+                self.metrics.post(ref.platform, "error")
                 break
             await ledger.mark_sent(page.delivery_id, message_id, self.clock())
+            self.metrics.post(ref.platform, "sent")
             posted += 1
             papers += len(page.paper_ids)
         return DeliveryReport(

@@ -169,7 +169,7 @@ class Scheduler:
                     start, self.pipeline.clock
                 )
                 round = Round(
-                    self.pipeline.book.round(papers),
+                    self.pipeline.match(papers),
                     read_at,
                     unsent,
                     await self.pipeline.stores.deliveries.delivered_by_channel(
