@@ -244,6 +244,8 @@ async def run_checks(
                 checks.append(await pending)
         if not any(c.name in ("slack", "discord", "email") for c in checks):
             checks.append(Check("platforms", True, "none set up (the terminal only)"))
+        if "sample" in settings.sources:
+            checks.append(Check("source sample", True, "the bundled papers (nothing to request)"))
         for name, url in source_urls(settings):
             checks.append(await check_source(name, url, http))
     checks.append(check_kernel())

@@ -49,5 +49,11 @@ async def serve_health(
         await runner.cleanup()
         log.warning("health check not served on %s:%s: %s", host, port, exc)
         return None
-    log.info("health check on http://%s:%s%s", host, port, HEALTH_PATH)
+    log.info(
+        "health check on http://%s:%s%s%s",
+        host,
+        port,
+        HEALTH_PATH,
+        "".join(f", {r.path}" for r in routes if isinstance(r, web.RouteDef)),
+    )
     return runner
