@@ -9,13 +9,17 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
+from alembic.script import ScriptDirectory
 
 from bot.query.gather import COMPILED
 from config.settings import Settings
 from entry.doctor import run_checks
 from storage.db import open_database
+from storage.migrate import alembic_config
 from tests.discord_standin import DiscordStandIn
 from tests.slack_standin import SlackStandin
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 @pytest.fixture
@@ -87,7 +91,7 @@ async def test_each_failure_says_what_to_do(tmp_path, feeds) -> None:  # type: i
                      discord_api_url=discord.api_url)  # fmt: skip
         checks = {c.name: c.line() for c in await run_checks(s)}  # the database never migrated
     assert checks["database"].endswith(
-        "at revision none, not 0002; fix: run `paperbot db upgrade` (paperbot run also does it at start)"
+        f"at revision none, not {HEAD}; fix: run `paperbot db upgrade` (paperbot run also does it at start)"
     )
     assert checks["slack"] == (
         "FAIL  slack: auth.test refused SLACK_BOT_TOKEN (invalid_auth); "
