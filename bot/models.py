@@ -7,8 +7,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from enum import StrEnum
 
-PLATFORMS = ("slack", "discord", "console")
+PLATFORMS = ("slack", "discord", "console", "email")
 _PART = re.compile(r"^[A-Za-z0-9_.\-]+$")
+# An email channel is `email:<domain>:<local part>`: a domain of dot-separated labels with a
+# letter TLD, and a local part of the characters list addresses use (`+` for sub-addresses).
+_DOMAIN = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+_LOCAL = re.compile(r"^(?=.{1,64}$)[A-Za-z0-9_+\-]+(\.[A-Za-z0-9_+\-]+)*$")
 
 
 class InvalidChannelId(ValueError):
@@ -38,6 +44,14 @@ class ChannelRef:
                 f"invalid channel id {text!r}: unknown platform {platform!r} "
                 f"(expected one of {', '.join(PLATFORMS)})"
             )
+        if platform == "email":
+            if not _DOMAIN.match(workspace) or not _LOCAL.match(channel):
+                raise InvalidChannelId(
+                    f"invalid channel id {text!r}: {channel}@{workspace} is not an email "
+                    "address; expected email:<domain>:<local part>, e.g. "
+                    "email:lab.org:ml-reading for ml-reading@lab.org"
+                )
+            return cls(platform, workspace.lower(), channel)
         for part in (workspace, channel):
             if not _PART.match(part):
                 raise InvalidChannelId(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import time
+from email.utils import parseaddr
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
@@ -15,6 +17,18 @@ SOURCE_NAMES = ("huggingface", "arxiv", "feed", "sample")
 ARXIV_MODES = ("rss", "api", "both")
 _CATEGORY = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
 CommaList = Annotated[list[str], NoDecode]
+_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Settings whose value is never shown in an error (they hold passwords or keys).
+SECRET_FIELDS = frozenset(
+    {
+        "smtp_url",
+        "unsubscribe_secret",
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+        "discord_bot_token",
+    }
+)
 
 
 class SettingsError(Exception):
@@ -70,6 +84,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = "text"
     http_timeout: float = Field(20.0, gt=0, le=300)
+
+    # Email: digests mailed over SMTP to `email:<domain>:<local part>` channels.
+    smtp_url: str | None = None
+    email_from: str | None = None
+    public_url: str | None = None  # where paperbot's HTTP server is reached (unsubscribe links)
+    unsubscribe_secret: str | None = None  # signs unsubscribe links (else one kept in the database)
 
     huggingface_url: str = "https://huggingface.co/api"
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
@@ -150,6 +170,29 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp(cls, value: str | None) -> str | None:
+        if value is not None:
+            smtp_server(value)  # raises ValueError naming what is wrong, never the password
+        return value
+
+    @field_validator("email_from")
+    @classmethod
+    def _from(cls, value: str | None) -> str | None:
+        if value is not None and not _ADDRESS.match(parseaddr(value)[1]):
+            raise ValueError(
+                "expected an address such as paperbot@lab.org or 'paperbot <paperbot@lab.org>'"
+            )
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, value: str | None) -> str | None:
+        if value is not None and not _http_url(value):
+            raise ValueError("expected the http(s) URL paperbot's HTTP server is reached at")
+        return value.rstrip("/") if value else value
+
     @field_validator(
         "huggingface_url", "arxiv_api_url", "arxiv_rss_url", "slack_api_url", "discord_api_url"
     )
@@ -183,7 +226,8 @@ def load_settings(**overrides: Any) -> Settings:
         got = err.get("input")
         if isinstance(got, str):
             got = hide_password(got)
-        shown = f" (got {got!r})" if isinstance(got, str | int | float) else ""
+        secret = loc in SECRET_FIELDS
+        shown = f" (got {got!r})" if isinstance(got, str | int | float) and not secret else ""
         raise SettingsError(f"{name}: {msg}{shown}") from None
 
 
@@ -207,6 +251,45 @@ def normalize_database_url(url: str) -> str:
 def hide_password(text: str) -> str:
     """`text` with the password of any URL in it shown as `***`."""
     return _PASSWORD.sub(r"\1:***@", text)
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where and how to send mail, read from PAPERBOT_SMTP_URL."""
+
+    host: str
+    port: int
+    implicit_tls: bool  # smtps://: TLS from the first byte
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+
+    def __str__(self) -> str:  # for messages: never the credentials
+        scheme = "smtps" if self.implicit_tls else "smtp"
+        user = f"{self.username}@" if self.username else ""
+        return f"{scheme}://{user}{self.host}:{self.port}"
+
+
+def smtp_server(url: str) -> SmtpServer:
+    """`smtp://user:pass@host:587` or `smtps://user:pass@host:465` read, or a ValueError that
+    says what is wrong without repeating the URL (it holds a password)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+        host = parts.hostname
+    except ValueError:
+        raise ValueError("expected smtp://user:password@host:587 or smtps://...:465") from None
+    if parts.scheme not in ("smtp", "smtps") or not host:
+        raise ValueError("expected smtp://user:password@host:587 or smtps://user:password@host:465")
+    if (parts.password is None) != (parts.username is None):
+        raise ValueError("give both a user and a password, or neither")
+    implicit = parts.scheme == "smtps"
+    return SmtpServer(
+        host=host,
+        port=port or (465 if implicit else 587),
+        implicit_tls=implicit,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+    )
 
 
 def _http_url(url: str) -> bool:

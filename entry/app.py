@@ -12,6 +12,7 @@ from typing import Any
 
 from adapters.console.chat import ConsoleChat
 from adapters.sources.registry import build_sources
+from adapters.web.unsubscribe import Unsubscribe, UnsubscribeTokens
 from bot.commands.handler import CommandHandler
 from bot.delivery.pipeline import Pipeline
 from bot.models import Days, Schedule
@@ -19,6 +20,7 @@ from bot.ports import Chat, Clock, Metrics, PaperSource, utcnow
 from bot.stores import Stores
 from config.settings import Settings, SettingsError
 from storage import build_stores, open_database, ping
+from storage.secrets import stored_secret
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ class App:
     sources: dict[str, PaperSource] = field(default_factory=dict)
     chats: dict[str, Chat] = field(default_factory=dict)
     health: Callable[[], Awaitable[bool]] | None = None  # whether the bot is up (its database)
+    routes: list[Any] = field(default_factory=list)  # the HTTP server's routes beside /healthz
 
 
 class MissingExtra(SettingsError):
@@ -67,9 +70,11 @@ def build_chats(
     console: ConsoleChat,
     health: Callable[[], Awaitable[bool]],
     routes: Sequence[Any] = (),
+    tokens: UnsubscribeTokens | None = None,
 ) -> dict[str, Chat]:
-    """The console, plus every platform whose token is set (`routes`: paperbot's own HTTP
-    routes, served beside Slack's events when Slack runs over HTTP)."""
+    """The console, plus every platform whose token (or SMTP server) is set (`routes`:
+    paperbot's own HTTP routes, served beside Slack's events when Slack runs over HTTP;
+    `tokens` sign the unsubscribe links of email digests)."""
     chats: dict[str, Chat] = {"console": console}
     if settings.slack_bot_token or settings.slack_app_token or settings.slack_signing_secret:
         # Half a Slack set-up is a mistake to report, not a reason to run without Slack.
@@ -78,7 +83,15 @@ def build_chats(
     if settings.discord_bot_token:
         discord = _platform_module("discord", "adapters.discord.chat", "DISCORD_BOT_TOKEN")
         chats["discord"] = discord.DiscordChat.from_settings(settings)
+    if settings.smtp_url and tokens is not None:
+        email = _platform_module("email", "adapters.email.chat", "PAPERBOT_SMTP_URL")
+        chats["email"] = email.EmailChat.from_settings(settings, tokens)
     return chats
+
+
+async def unsubscribe_secret(settings: Settings, engine: Any) -> str:
+    """PAPERBOT_UNSUBSCRIBE_SECRET, or the one generated at first start and kept in the database."""
+    return settings.unsubscribe_secret or await stored_secret(engine, "unsubscribe")
 
 
 @asynccontextmanager
@@ -106,8 +119,13 @@ async def open_app(
         async def health() -> bool:
             return await ping(engine)
 
+        # The one-click unsubscribe links of email digests, served with paperbot's other routes.
+        unsubscribe = Unsubscribe(UnsubscribeTokens(await unsubscribe_secret(settings, engine)))
+        served = [*routes, *unsubscribe.routes()]
         built_chats = (
-            dict(chats) if chats is not None else build_chats(settings, console, health, routes)
+            dict(chats)
+            if chats is not None
+            else build_chats(settings, console, health, served, unsubscribe.tokens)
         )
         for chat in built_chats.values():  # (stop is idempotent: the runner may have stopped them)
             opened.push_async_callback(_stop_chat, chat)
@@ -123,7 +141,18 @@ async def open_app(
         )
         live_trending = getattr(built_sources.get("huggingface"), "trending", None)
         handler = CommandHandler(pipeline, default_schedule(settings), trending=live_trending)
-        yield App(settings, stores, pipeline, handler, console, built_sources, built_chats, health)
+        unsubscribe.on_command = handler  # the links pause through the commands, as typed
+        yield App(
+            settings,
+            stores,
+            pipeline,
+            handler,
+            console,
+            built_sources,
+            built_chats,
+            health,
+            served,
+        )
 
 
 async def _stop_chat(chat: Chat) -> None:

@@ -180,18 +180,19 @@ async def _serve(
             started.append(name)
     if set(app.chats) <= {"console"}:
         log.warning(
-            "no chat platform is set up (SLACK_BOT_TOKEN, DISCORD_BOT_TOKEN): paperbot polls "
+            "no chat platform is set up (SLACK_BOT_TOKEN, DISCORD_BOT_TOKEN, PAPERBOT_SMTP_URL): "
+            "paperbot polls "
             "and stores papers; `paperbot digest --channel console:...` shows digests"
         )
-    # Slack over HTTP serves /healthz and /metrics beside its events (also once it has been
-    # reached after a retry); otherwise they stand alone.
+    # Slack over HTTP serves /healthz, /metrics and /unsubscribe beside its events (also once
+    # it has been reached after a retry); otherwise they stand alone.
     slack_http = any(
         getattr(chat, "mode", None) == "http" and name not in failed
         for name, chat in app.chats.items()
     )
     web_server = None
     if app.health is not None and not slack_http:
-        web_server = await serve_health(app.health, "0.0.0.0", settings.port, routes)
+        web_server = await serve_health(app.health, "0.0.0.0", settings.port, app.routes)
     await app.pipeline.sync_subscriptions()
     # Subscriptions and their index live for the process's life: keep the collector
     # from rescanning them on every cycle.

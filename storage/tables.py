@@ -147,3 +147,13 @@ source_state = Table(
     Column("bad_entries", Integer, nullable=False, default=0),
     Column("next_poll_at", UTCDateTime),
 )
+
+# Secrets paperbot makes for itself at first start (the key that signs unsubscribe links), so
+# every replica and every restart signs with the same one.
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

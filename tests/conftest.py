@@ -32,6 +32,7 @@ async def reset_postgres(url: str) -> None:
             "channels",
             "papers",
             "source_state",
+            "secrets",
             "alembic_version",
         ):
             await conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))

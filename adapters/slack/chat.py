@@ -115,7 +115,9 @@ class SlackChat:
         self._admins_only = admins_only
         self._admin_users = frozenset(admin_users)
         self._health = health
-        self._routes = tuple(routes)  # paperbot's other HTTP routes (/metrics), beside Slack's
+        self._routes = tuple(
+            routes
+        )  # paperbot's other HTTP routes (/metrics, /unsubscribe), beside Slack's
         self._timeout = max(1, round(timeout))
         self._history_pages = max(1, history_pages)
         self._user_cache_seconds = user_cache_seconds

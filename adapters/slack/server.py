@@ -15,7 +15,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import Clock, SignatureVerifier
 
-from adapters.web.health import HEALTH_PATH, Health, health_handler
+from adapters.web.health import Health, web_routes
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ def build_web_app(
     clock: Clock | None = None,
     routes: Sequence[web.RouteDef] = (),
 ) -> web.Application:
-    """The aiohttp application serving Bolt at EVENTS_PATH, the health check at HEALTH_PATH and
-    any other of paperbot's own `routes` (/metrics)."""
+    """The aiohttp application serving Bolt at EVENTS_PATH, beside the health check and the
+    bot's other `routes` (adapters/web)."""
     verifier = SignatureVerifier(signing_secret, clock or Clock())
 
     async def events(request: web.Request) -> web.Response:
@@ -53,7 +53,5 @@ def build_web_app(
         return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
     web_app = web.Application()
-    web_app.add_routes(
-        [web.post(EVENTS_PATH, events), web.get(HEALTH_PATH, health_handler(health)), *routes]
-    )
+    web_app.add_routes([web.post(EVENTS_PATH, events), *web_routes(health, routes)])
     return web_app

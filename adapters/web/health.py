@@ -1,8 +1,10 @@
-"""`GET /healthz`: whether the bot is up (its database answers), for a platform's health probe.
+"""paperbot's HTTP server: `GET /healthz` (whether the bot is up: its database answers, for a
+platform's health probe) and the other routes the bot serves (`/metrics`, `/unsubscribe/...`).
 
-Slack over HTTP serves it beside `/slack/events` (adapters/slack/server.py); a bot with no
-HTTP front end (Slack in Socket Mode, Discord, sources only) serves it alone on PAPERBOT_PORT.
-Either way `/metrics` (adapters/web/metrics.py) is served beside it.
+Slack over HTTP serves them beside `/slack/events` (adapters/slack/server.py); a bot with no
+HTTP front end (Slack in Socket Mode, Discord, sources only) serves them alone on PAPERBOT_PORT.
+Either way `/metrics` (adapters/web/metrics.py) and `/unsubscribe/...` (unsubscribe.py) are
+served beside it: every route but Slack's own is in `web_routes`.
 """
 
 from __future__ import annotations
@@ -34,13 +36,19 @@ def health_handler(health: Health) -> Callable[[web.Request], Awaitable[web.Resp
     return healthz
 
 
+def web_routes(health: Health, extra: Sequence[web.RouteDef] = ()) -> list[web.RouteDef]:
+    """Every route paperbot's HTTP server has, whichever front end serves it."""
+    return [web.get(HEALTH_PATH, health_handler(health)), *extra]
+
+
 async def serve_health(
     health: Health, host: str, port: int, routes: Sequence[web.RouteDef] = ()
 ) -> web.AppRunner | None:
-    """Serve HEALTH_PATH (and `routes`: /metrics) alone on host:port; None (and a warning) if
-    the port cannot be had, since a health probe is a convenience the bot can run without."""
+    """Serve HEALTH_PATH and the other `routes` (/metrics, /unsubscribe) alone on host:port;
+    None (and a warning) if the port cannot be had, since a health probe is a convenience the
+    bot can run without."""
     app = web.Application()
-    app.add_routes([web.get(HEALTH_PATH, health_handler(health)), *routes])
+    app.add_routes(web_routes(health, routes))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:

@@ -1,0 +1,1 @@
+"""Email: digests mailed over SMTP (aiosmtplib), one message per digest."""
