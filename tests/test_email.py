@@ -224,7 +224,9 @@ async def test_the_slack_http_front_end_serves_the_unsubscribe_route_too(mailer)
 
 
 def test_email_channel_ids_are_checked():
-    assert ChannelRef.parse("email:Lab.org:me+papers") == ChannelRef("email", "lab.org", "me+papers")
+    assert ChannelRef.parse("email:Lab.org:me+papers") == ChannelRef(
+        "email", "lab.org", "me+papers"
+    )
     for bad in ("email:lab:ml", "email:lab.org:.ml", "email:lab..org:ml", "email:lab.org:a..b"):
         with pytest.raises(InvalidChannelId, match="is not an email address"):
             ChannelRef.parse(bad)
