@@ -12,8 +12,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, Envelope, Session
 from aiosmtpd.smtp import SMTP as Server
+from aiosmtpd.smtp import AuthResult, Envelope, Session
 
 DROP = "drop"  # take the message, then close the connection before answering
 
@@ -35,7 +35,7 @@ class Mailbox:
     arrived: threading.Event = field(default_factory=threading.Event)
     attempts: int = 0
 
-    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_RCPT(
         self, server: Server, session: Session, envelope: Envelope, address: str, options: list
     ) -> str:
         if address in self.refused:
@@ -43,9 +43,7 @@ class Mailbox:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(  # noqa: N802
-        self, server: Server, session: Session, envelope: Envelope
-    ) -> str:
+    async def handle_DATA(self, server: Server, session: Session, envelope: Envelope) -> str:
         self.attempts += 1
         fault = self.data_faults.pop(0) if self.data_faults else None
         if fault and fault != DROP:

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import socket
-from dataclasses import replace
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 
 import pytest
 from aiohttp import web
@@ -158,7 +158,7 @@ async def test_html_escapes_a_trap_title(email, smtp):
     assert TRAP in msg.get_body(("plain",)).get_content().replace("*", "")
 
 
-async def _client(handler: CommandHandler, routes_of=None) -> TestClient:  # type: ignore[no-untyped-def]
+async def _client(handler: CommandHandler) -> TestClient:
     unsubscribe = Unsubscribe(UnsubscribeTokens(SECRET), handler)
     app = web.Application()
     app.add_routes(web_routes(_healthy, unsubscribe.routes()))
