@@ -11,9 +11,12 @@ from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
+import aiohttp
 import pytest
 
+from adapters.email.chat import ONE_CLICK
 from adapters.sources.sample import SampleSource
+from adapters.web.unsubscribe import UnsubscribeTokens
 from bot.delivery.pipeline import Pipeline
 from bot.models import ChannelRef, ChannelSettings, Schedule
 from bot.ports import utcnow
@@ -21,6 +24,7 @@ from bot.query.language import parse
 from bot.query.matchbook import MatchBook
 from storage import build_stores
 from storage.db import open_database
+from storage.secrets import stored_secret
 from tests.fakes import FakeChat
 from tests.smtp_standin import SmtpStandin, free_port
 from tests.test_run_processes import RUN, ledger
@@ -112,6 +116,19 @@ async def test_sigkill_during_a_send_loses_nothing(tmp_path):
                 break
             smtp.mailbox.arrived.clear()
             await asyncio.to_thread(smtp.mailbox.arrived.wait, 1.0)
+        # The running bot serves the one-click link beside /healthz: a POST pauses the channel.
+        reader = ChannelRef("email", "lab.org", "reader0")
+        engine = await open_database(url)
+        link = UnsubscribeTokens(await stored_secret(engine, "unsubscribe")).url(
+            f"http://127.0.0.1:{env['PAPERBOT_PORT']}", reader
+        )
+        async with aiohttp.ClientSession() as http:
+            async with http.post(link + "x", data=ONE_CLICK) as resp:
+                assert resp.status == 404
+            async with http.post(link, data=ONE_CLICK) as resp:
+                assert resp.status == 200
+        assert (await build_stores(engine).channels.get(reader)).paused
+        await engine.dispose()
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), timeout=30) == 0
 
