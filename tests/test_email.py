@@ -104,6 +104,16 @@ async def test_a_digest_arrives_once_as_multipart_with_both_parts(mailer, smtp, 
     assert ">Code</a>" in html and "&#9650; 5</span> upvotes" in html
 
 
+async def test_a_weekly_digest_says_its_more_line_covers_the_week(email, smtp):
+    from bot.models import Digest, Match
+
+    page = Digest(CH, (Match(PAPERS[0], (), ()),), more=4, period="this week")
+    await email.post(CH, page, "weekly1")
+    [msg] = smtp.mailbox.messages
+    assert "…and 4 more papers this week:" in msg.get_body(("plain",)).get_content()
+    assert "more papers matched this week:" in msg.get_body(("html",)).get_content()
+
+
 async def test_451_then_success_delivers_once(mailer, smtp, clock):
     pipe, _ = mailer
     smtp.mailbox.data_faults = ["451 4.3.0 try again later"]

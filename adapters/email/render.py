@@ -117,6 +117,7 @@ def render_email(
         "subject": subject(page, when),
         "papers": papers,
         "more": page.more,
+        "period": page.period,  # "this week" for a weekly digest
         "address": address,
         "unsubscribe_url": unsubscribe_url,
     }
