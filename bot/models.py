@@ -178,6 +178,7 @@ class ChannelSettings:
     max_items: int = 10
     min_upvotes: int = 0
     threads: bool = False
+    notices: bool = False  # operational notices (a feed failing for a day) are posted here
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ class FetchResult:
     `bad_entries` counts entries or responses that were dropped as malformed (each also logged).
     `not_modified` is true when every request was answered 304 and nothing was parsed.
     `updates` are revisions of papers (arXiv replacements): merged into stored records, never new.
+    `urls` is how each URL went, for a source whose URLs are its configuration (the feeds of
+    PAPERBOT_FEEDS): None for an answer, else what went wrong (shown per feed in `status`).
     """
 
     papers: list[Paper]
@@ -38,10 +40,17 @@ class FetchResult:
     updates: list[Paper] = field(default_factory=list)
     bad_entries: int = 0
     not_modified: bool = False
+    urls: Mapping[str, str | None] = field(default_factory=dict)
 
 
 class SourceError(Exception):
-    """A poll that failed as a whole (after the source's own retries); the pipeline backs off."""
+    """A poll that failed as a whole (after the source's own retries); the pipeline backs off.
+
+    `urls` is how each URL went, as in FetchResult.urls (empty when the source does not say)."""
+
+    def __init__(self, message: str, urls: Mapping[str, str | None] | None = None) -> None:
+        super().__init__(message)
+        self.urls: Mapping[str, str | None] = dict(urls or {})
 
 
 class PaperSource(Protocol):

@@ -54,6 +54,48 @@ class SourceState:
     next_poll_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class UrlHealth:
+    """How one URL of a source (a feed) has been answering: a failure episode runs from
+    `failing_since` to the next answer; `noticed_at` is when its one notice went out."""
+
+    source: str
+    url: str
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    failures: int = 0
+    failing_since: datetime | None = None
+    noticed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PrunePlan:
+    """What a prune at a cutoff would delete, and the old papers it keeps."""
+
+    papers: int
+    ledger_rows: int
+    kept: int  # first seen before the cutoff, but saved, voted on, or still being delivered
+
+
+@dataclass(frozen=True)
+class PrunedBatch:
+    """What one batch of a prune deleted."""
+
+    papers: int
+    ledger_rows: int
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """How big the database is and how far back its papers go."""
+
+    size_bytes: int | None
+    oldest_id: str | None
+    oldest_first_seen: datetime | None
+    traces: int  # pruned papers remembered by id
+
+
 class UpsertOutcome(Protocol):
     """Result of storing sightings."""
 
@@ -121,6 +163,26 @@ class SourceStateStore(Protocol):
     async def save(self, state: SourceState) -> None: ...
 
 
+class SourceUrlStore(Protocol):
+    """The health of each URL of the sources that report it (the feeds)."""
+
+    async def record(
+        self, source: str, outcomes: Mapping[str, str | None], now: datetime
+    ) -> list[UrlHealth]: ...
+    async def all(self) -> list[UrlHealth]: ...
+    async def claim_notice(
+        self, source: str, url: str, failing_before: datetime, now: datetime
+    ) -> bool: ...
+
+
+class RetentionStore(Protocol):
+    """Pruning old papers: each deleted paper leaves its id behind as a trace."""
+
+    async def plan(self, cutoff: datetime) -> PrunePlan: ...
+    async def prune_batch(self, cutoff: datetime, limit: int, now: datetime) -> PrunedBatch: ...
+    async def footprint(self) -> Footprint: ...
+
+
 class ChannelLocks(Protocol):
     """Mutual exclusion per channel across every process sharing the database."""
 
@@ -138,3 +200,5 @@ class Stores:
     deliveries: DeliveryStore
     sources: SourceStateStore
     locks: ChannelLocks
+    urls: SourceUrlStore
+    retention: RetentionStore

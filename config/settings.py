@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = "text"
     http_timeout: float = Field(20.0, gt=0, le=300)
+    # Days a paper is kept after it was first seen, unless a channel saved it; None (`off`):
+    # kept for ever.
+    retention_days: int | None = 180
 
     # Email: digests mailed over SMTP to `email:<domain>:<local part>` channels.
     smtp_url: str | None = None
@@ -109,6 +112,19 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown source {unknown[0]!r}; expected some of {SOURCE_NAMES}")
         return value
+
+    @field_validator("retention_days", mode="before")
+    @classmethod
+    def _retention(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in ("off", "never", "none"):
+            return None
+        try:
+            days = int(value)
+        except (TypeError, ValueError):
+            return value  # pydantic says it is not a number
+        if days < 1:
+            raise ValueError("keep papers at least 1 day, or set it to off to keep every paper")
+        return days
 
     @field_validator("arxiv_mode")
     @classmethod

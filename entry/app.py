@@ -34,6 +34,11 @@ def default_schedule(settings: Settings) -> Schedule:
     )
 
 
+def retention(settings: Settings) -> timedelta | None:
+    """How long papers are kept (None: for ever)."""
+    return None if settings.retention_days is None else timedelta(days=settings.retention_days)
+
+
 @dataclass
 class App:
     """Everything a running paperbot holds, wired once."""

@@ -343,6 +343,7 @@ async def _status(app: App) -> None:
 
     now = app.pipeline.clock()
     out.print(f"papers stored: {await app.stores.papers.count()}")
+    await _footprint(app)
     configured = {name: getattr(src, "describe", lambda: "")() for name, src in app.sources.items()}
     table = Table(
         "source",
@@ -378,6 +379,7 @@ async def _status(app: App) -> None:
             _when(st.next_poll_at),
         )
     _print_table(table)
+    await _feeds(app, states.get("feed"))
     counts = await app.stores.deliveries.counts()
     table = Table(
         "channel",
@@ -417,6 +419,105 @@ async def _status(app: App) -> None:
         for channel_id, reason in sorted(reasons.items()):
             out.print(f"  {channel_id}: {reason[:160]}", highlight=False)
         out.print("`paperbot requeue` puts them back in line once the cause is fixed.")
+
+
+async def _footprint(app: App) -> None:
+    """The database's size, its oldest paper and the retention that bounds them."""
+    foot = await app.stores.retention.footprint()
+    size = _size(foot.size_bytes) if foot.size_bytes is not None else "unknown"
+    out.print(f"database size: {size}")
+    if foot.oldest_first_seen is not None:
+        out.print(f"oldest paper: {foot.oldest_id}, first seen {_when(foot.oldest_first_seen)}")
+    days = app.settings.retention_days
+    kept = "off (every paper is kept)" if days is None else f"{days} days, pruned daily"
+    out.print(f"retention: {kept}; {foot.traces} pruned papers remembered by id")
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return str(n)
+
+
+async def _feeds(app: App, source: SourceState | None) -> None:
+    """Each configured feed URL: its last answer, last error and when it is tried next."""
+    urls = list(getattr(app.sources.get("feed"), "urls", ()))
+    if not urls:
+        return
+    known = {h.url: h for h in await app.stores.urls.all() if h.source == "feed"}
+    table = Table("feed", "health", "last success", "last error", "backoff", title="Feeds")
+    _fold(table)
+    for url in urls:
+        h = known.get(url)
+        if h is None:
+            health = "not polled yet"
+        elif h.failing_since is not None:
+            polls = "poll" if h.failures == 1 else "polls"
+            health = f"failing since {_when(h.failing_since)} ({h.failures} {polls} in a row)"
+            if h.noticed_at:
+                health += "; notice posted"
+        else:
+            health = "ok"
+        table.add_row(
+            url,
+            health,
+            _when(h.last_success_at if h else None),
+            f"{_when(h.last_error_at)}: {(h.last_error or '')[:80]}" if h and h.last_error else "-",
+            _backoff(source),
+        )
+    _print_table(table)
+
+
+def _backoff(source: SourceState | None) -> str:
+    """When the feeds are tried next: the feed source's next poll, backed off while every feed
+    fails (a feed failing among others that answer is tried again at each poll)."""
+    if source is None or source.next_poll_at is None:
+        return "-"
+    if source.failures and source.last_poll_at:
+        wait = source.next_poll_at - source.last_poll_at
+        hours = wait.total_seconds() / 3600
+        return f"backed off {hours:g} h: next try {_when(source.next_poll_at)}"
+    return f"none: next poll {_when(source.next_poll_at)}"
+
+
+@cli.command()
+def prune(
+    dry_run: Annotated[
+        bool, typer.Option(help="Say what would be pruned, and delete nothing.")
+    ] = False,
+) -> None:
+    """Prune papers older than PAPERBOT_RETENTION_DAYS that no channel saved (the bot does it daily)."""
+
+    async def main() -> None:
+        from bot.delivery.retention import prune as run_prune
+        from entry.app import retention
+
+        settings = _settings()
+        keep = retention(settings)
+        if keep is None:
+            raise Failure("PAPERBOT_RETENTION_DAYS is off: every paper is kept, nothing to prune")
+        # On SQLite the running bot prunes daily itself: one writer at a time.
+        with contextlib.nullcontext() if dry_run else _sole_poster(settings):
+            async with open_app(settings, sources=[]) as app:
+                report = await run_prune(
+                    app.stores.retention, keep, app.pipeline.clock, dry_run=dry_run
+                )
+        before = f"first seen before {_when(report.cutoff)}"
+        if dry_run:
+            out.print(
+                f"Would prune {report.papers} papers {before} and {report.ledger_rows} ledger "
+                f"rows; {report.kept} older papers are kept (saved, voted on, or being delivered)."
+                " Nothing was deleted."
+            )
+            return
+        out.print(
+            f"Pruned {report.papers} papers {before} and {report.ledger_rows} ledger rows "
+            f"in {report.batches} batch(es); their ids are kept, so they are never posted again."
+        )
+
+    _run(main)
 
 
 @cli.command()

@@ -22,7 +22,7 @@ from bot.models import Command, Reply
 from bot.ports import Chat, ChatError, CommandHandler, Metrics, TransientChatError
 from bot.stores import Stores
 from config.settings import Settings
-from entry.app import App, open_app
+from entry.app import App, open_app, retention
 from storage.locks import AlreadyRunning, holding_database
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,7 @@ async def _serve(
         ApsTimer(),
         poll_interval=timedelta(minutes=settings.poll_minutes),
         sweep_every=timedelta(seconds=settings.sweep_seconds),
+        retention=retention(settings),
     )
     app.handler.on_channel_change = scheduler.on_channel_change
     on_command = timed(

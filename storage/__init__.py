@@ -10,6 +10,8 @@ from storage.db import DatabaseError, is_sqlite, open_database, ping
 from storage.deliveries import DeliveryRepository
 from storage.locks import AdvisoryLocks, ProcessLocks
 from storage.papers import PaperRepository
+from storage.retention import RetentionRepository
+from storage.source_urls import SourceUrlRepository
 from storage.sources import SourceStateRepository
 
 __all__ = ["DatabaseError", "DuplicateSubscription", "build_stores", "open_database", "ping"]
@@ -17,10 +19,13 @@ __all__ = ["DatabaseError", "DuplicateSubscription", "build_stores", "open_datab
 
 def build_stores(engine: AsyncEngine) -> Stores:
     """Every repository over one engine, with the right kind of channel lock for the backend."""
+    papers = PaperRepository(engine)
     return Stores(
-        papers=PaperRepository(engine),
+        papers=papers,
         channels=ChannelRepository(engine),
         deliveries=DeliveryRepository(engine),
         sources=SourceStateRepository(engine),
         locks=ProcessLocks() if is_sqlite(engine) else AdvisoryLocks(engine),
+        urls=SourceUrlRepository(engine),
+        retention=RetentionRepository(engine, papers),
     )

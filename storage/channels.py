@@ -29,7 +29,10 @@ def channel_from_row(row: Any) -> Channel:
         ref=ChannelRef(row.platform, row.workspace, row.channel),
         schedule=Schedule(at=time(hour, minute), timezone=row.timezone, **_days(row.days)),
         settings=ChannelSettings(
-            max_items=row.max_items, min_upvotes=row.min_upvotes, threads=bool(row.threads)
+            max_items=row.max_items,
+            min_upvotes=row.min_upvotes,
+            threads=bool(row.threads),
+            notices=bool(row.notices),
         ),
         paused=bool(row.paused),
         active=bool(row.active),
@@ -68,6 +71,7 @@ def _channel_values(channel: Channel) -> dict[str, Any]:
         "max_items": channel.settings.max_items,
         "min_upvotes": channel.settings.min_upvotes,
         "threads": channel.settings.threads,
+        "notices": channel.settings.notices,
         "paused": channel.paused,
         "active": channel.active,
         "schedule_set_at": channel.schedule_set_at,

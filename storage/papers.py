@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.models import Paper
 from bot.ports import Clock
 from storage.db import is_sqlite
-from storage.tables import papers
+from storage.tables import paper_traces, papers
 
 _CHUNK = 500
 
@@ -91,7 +91,7 @@ class PaperRepository:
         self._local = asyncio.Lock() if is_sqlite(engine) else None
 
     @asynccontextmanager
-    async def _gated(self) -> AsyncIterator[AsyncConnection]:
+    async def gated(self) -> AsyncIterator[AsyncConnection]:
         """A transaction holding the gate."""
         if self._local is not None:
             async with self._local, self.engine.begin() as conn:
@@ -108,7 +108,8 @@ class PaperRepository:
         *,
         insert_new: bool = True,
     ) -> UpsertResult:
-        """Store sightings: new papers get first_seen=now; known ones are merged and updated.
+        """Store sightings: new papers get first_seen=now; known ones are merged and updated;
+        a paper the retention prune deleted (its id traced) counts as seen: never new again.
 
         `now` may be a clock, read inside the gate (see the class): what a poll passes.
         With insert_new=False, only papers already stored are updated (arXiv replacements).
@@ -129,13 +130,15 @@ class PaperRepository:
     ) -> UpsertResult:
         new: list[Paper] = []
         updated = 0
-        async with self._gated() as conn:
+        async with self.gated() as conn:
             now = clock()
             existing = await self._load(conn, list(batch))
+            unknown = [pid for pid in batch if pid not in existing]
+            traced = await self._traced(conn, unknown) if insert_new and unknown else set()
             for pid, seen in batch.items():
                 old = existing.get(pid)
                 if old is None:
-                    if not insert_new:
+                    if not insert_new or pid in traced:
                         continue
                     paper = replace(seen, first_seen=now)
                     await conn.execute(papers.insert().values(**_values(paper), updated_at=now))
@@ -159,6 +162,16 @@ class PaperRepository:
             found.update({row.id: paper_from_row(row) for row in rows})
         return found
 
+    @staticmethod
+    async def _traced(conn: AsyncConnection, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(ids), _CHUNK):
+            rows = await conn.execute(
+                select(paper_traces.c.id).where(paper_traces.c.id.in_(ids[i : i + _CHUNK]))
+            )
+            found.update(row.id for row in rows)
+        return found
+
     async def get_many(self, ids: Sequence[str]) -> dict[str, Paper]:
         """Stored papers by id (missing ids are left out)."""
         async with self.engine.connect() as conn:
@@ -174,7 +187,7 @@ class PaperRepository:
     ) -> tuple[list[Paper], datetime]:
         """Papers first seen after `start` until now, oldest first, and that now: read inside
         the gate, so no paper stamped before it is still being written (a digest's window)."""
-        async with self._gated() as conn:
+        async with self.gated() as conn:
             end = clock()
             return await self._between(conn, start, end), end
 

@@ -1,4 +1,5 @@
-"""The database schema: papers, channels, subscriptions, deliveries (the ledger) and source state."""
+"""The database schema: papers, channels, subscriptions, deliveries (the ledger), source state,
+the traces of pruned papers and each feed URL's health."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 
@@ -92,6 +94,8 @@ channels = Table(
     Column("last_digest_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("schedule_set_at", UTCDateTime),  # when the schedule was last changed
+    # Whether the channel takes operational notices (a feed failing for a day): opt-in.
+    Column("notices", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 subscriptions = Table(
@@ -131,6 +135,7 @@ deliveries = Table(
     UniqueConstraint("channel_id", "paper_id", name="uq_deliveries_channel_paper"),
     Index("ix_deliveries_delivery_id", "delivery_id"),
     Index("ix_deliveries_channel_state", "channel_id", "state"),
+    Index("ix_deliveries_paper_id", "paper_id"),  # the prune deletes a paper's rows
 )
 
 source_state = Table(
@@ -156,4 +161,29 @@ secrets = Table(
     Column("name", String(100), primary_key=True),
     Column("value", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# What is left of a paper the retention prune deleted: its canonical id, so a source serving the
+# item again is not taken for a new paper (never posted twice), and when it was first seen.
+paper_traces = Table(
+    "paper_traces",
+    metadata,
+    Column("id", String(300), primary_key=True),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("pruned_at", UTCDateTime, nullable=False),
+)
+
+# The health of each URL a source reads (the feeds of PAPERBOT_FEEDS): a failure episode runs
+# from failing_since until the next success; noticed_at marks the episode's one notice.
+source_urls = Table(
+    "source_urls",
+    metadata,
+    Column("source", String(100), primary_key=True),
+    Column("url", String(1000), primary_key=True),
+    Column("last_success_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("last_error_at", UTCDateTime),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("failing_since", UTCDateTime),
+    Column("noticed_at", UTCDateTime),
 )

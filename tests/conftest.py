@@ -33,6 +33,8 @@ async def reset_postgres(url: str) -> None:
             "papers",
             "source_state",
             "secrets",
+            "paper_traces",
+            "source_urls",
             "alembic_version",
         ):
             await conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))

@@ -49,8 +49,13 @@ def days_suggestions(typed: str) -> list[str]:
     return [d for d in DAY_CHOICES if needle in d][:MAX_CHOICES]
 
 
-def settings_text(max: int | None, min_upvotes: int | None, threads: bool | None) -> str:
-    """`settings max=5 min-upvotes=3 threads=on` from the options given (only those)."""
+def settings_text(
+    max: int | None,
+    min_upvotes: int | None,
+    threads: bool | None,
+    notices: bool | None = None,
+) -> str:
+    """`settings max=5 min-upvotes=3 threads=on notices=on` from the options given (only those)."""
     parts = ["settings"]
     if max is not None:
         parts.append(f"max={max}")
@@ -58,6 +63,8 @@ def settings_text(max: int | None, min_upvotes: int | None, threads: bool | None
         parts.append(f"min-upvotes={min_upvotes}")
     if threads is not None:
         parts.append(f"threads={'on' if threads else 'off'}")
+    if notices is not None:
+        parts.append(f"notices={'on' if notices else 'off'}")
     return " ".join(parts)
 
 
@@ -159,6 +166,7 @@ class PapersGroup(app_commands.Group, name="papers", description="New research p
         max="papers per digest (default 10)",
         min_upvotes="leave out papers with fewer Hugging Face upvotes",
         threads="post full abstracts in a thread under the digest",
+        notices="post a notice here when a feed has been failing for a day",
     )
     async def settings(
         self,
@@ -166,9 +174,10 @@ class PapersGroup(app_commands.Group, name="papers", description="New research p
         max: app_commands.Range[int, 1, 50] | None = None,
         min_upvotes: app_commands.Range[int, 0, 100_000] | None = None,
         threads: bool | None = None,
+        notices: bool | None = None,
     ) -> None:
         """Change the channel's digest settings (no options: show them)."""
-        await self._run(interaction, settings_text(max, min_upvotes, threads))
+        await self._run(interaction, settings_text(max, min_upvotes, threads, notices))
 
     @app_commands.command(description="Stop posting digests here; subscriptions are kept")
     async def pause(self, interaction: discord.Interaction) -> None:

@@ -162,7 +162,7 @@ class FeedSource:
         poll = Poll(NAME, self._http, cursor)
         for url in self.urls:
             await poll.get(url, _parser(url), accept=_ACCEPT)
-        return poll.result()
+        return poll.result(by_url=True)
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""

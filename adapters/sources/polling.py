@@ -54,6 +54,7 @@ class Poll:
         self._requests = 0
         self._unchanged = 0
         self._failures: list[str] = []
+        self._by_url: dict[str, str | None] = {}  # None: answered; else why it failed
 
     async def get(
         self, url: str, parse: Parse, *, gate: str | None = None, accept: str | None = None
@@ -68,6 +69,7 @@ class Poll:
         except (ValueError, httpx.InvalidURL) as exc:  # a URL that cannot be requested at all
             self.fail(url, f"{self.source}: GET {url}: not a usable URL ({exc})")
             return Outcome(None)
+        self._by_url.setdefault(url, None)
         if fetched.not_modified:
             self._unchanged += 1
             for key in validator_keys(url):
@@ -111,6 +113,7 @@ class Poll:
         """Record a request that brought nothing usable (counted as one bad response)."""
         log.warning("%s", message)
         self._failures.append(message)
+        self._by_url[url] = message.removeprefix(f"{self.source}: GET {url}").lstrip(": ")
         self.bad += 1
 
     @property
@@ -118,10 +121,12 @@ class Poll:
         """The failed requests' messages, in order."""
         return list(self._failures)
 
-    def result(self) -> FetchResult:
-        """The poll's FetchResult; raises SourceError when every request failed."""
+    def result(self, *, by_url: bool = False) -> FetchResult:
+        """The poll's FetchResult; raises SourceError when every request failed. With `by_url`,
+        how each URL went is reported too (FetchResult.urls, SourceError.urls)."""
+        urls = dict(self._by_url) if by_url else {}
         if self._failures and len(self._failures) == self._requests:
-            raise SourceError("; ".join(self._failures))
+            raise SourceError("; ".join(self._failures), urls)
         # A paper the source says is a replacement stays an update even if another request
         # listed it plainly: it must not be announced as new.
         updates = dict(self._updates)
@@ -134,4 +139,5 @@ class Poll:
             cursor=self.cursor,
             bad_entries=self.bad,
             not_modified=self._requests > 0 and self._unchanged == self._requests,
+            urls=urls,
         )

@@ -55,7 +55,8 @@ def describe_channel(channel: Channel) -> str:
     state = "inactive" if not channel.active else "paused" if channel.paused else "active"
     return (
         f"Schedule: **{channel.schedule.describe()}** · max={s.max_items} "
-        f"min-upvotes={s.min_upvotes} threads={'on' if s.threads else 'off'} · {state}"
+        f"min-upvotes={s.min_upvotes} threads={'on' if s.threads else 'off'} "
+        f"notices={'on' if s.notices else 'off'} · {state}"
     )
 
 

@@ -21,7 +21,7 @@ HELP = """**paperbot** posts a daily digest of new papers matching this channel'
 `digest`: post the digest now · `preview`: see the next digest (only you)
 `search <query>`: best matches of the last 30 days (only you) · `trending`: today's most upvoted papers
 `schedule 09:00 Europe/Berlin weekdays`, `schedule 09:00 weekly mon`, `schedule 09:00 mon,thu` or `schedule off`: when the digest is posted
-`settings max=10 min-upvotes=0 threads=off`: digest size, upvote floor, abstracts in a thread
+`settings max=10 min-upvotes=0 threads=off notices=off`: digest size, upvote floor, abstracts in a thread, a notice when a feed fails for a day
 `pause` / `resume`: stop and restart posting, subscriptions kept
 Queries: words match whole words in title or abstract (any case, plurals folded); `diffus*` prefixes; `"exact phrase"`; `OR`; `-word` or `NOT word` excludes; fields `title:` `abstract:` `author:` `cat:` `upvotes:>=N`."""
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from itertools import takewhile
 
 from bot.delivery.digest import build_digest, rank
+from bot.delivery.feed_health import record_urls
 from bot.delivery.schedules import first_window, period
 from bot.models import Channel, ChannelRef, Digest, Match, Paper, Schedule
 from bot.ports import (
@@ -24,6 +25,7 @@ from bot.ports import (
     Metrics,
     NullMetrics,
     PaperSource,
+    SourceError,
     TransientChatError,
 )
 from bot.query.language import Query
@@ -129,6 +131,8 @@ class Pipeline:
             backoff = min(self.max_backoff, self.poll_interval * 2 ** (failures - 1))
             message = f"{type(exc).__name__}: {exc}"[:500]
             self.metrics.polled(name, 0, failed=True)
+            if isinstance(exc, SourceError):  # each feed's health, by hand or not
+                await record_urls(self.stores, self.chats, name, exc.urls, now)
             if force:
                 log.warning("source %s failed: %s", name, message)
                 await self.stores.sources.save(
@@ -172,6 +176,7 @@ class Pipeline:
             )
         )
         self.metrics.polled(name, len(stored.new), failed=False)
+        await record_urls(self.stores, self.chats, name, result.urls, now)
         if result.bad_entries:
             log.warning("source %s: %d bad entries dropped", name, result.bad_entries)
         log.info(

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.delivery.pipeline import DeliveryReport, NoChatForPlatform, Pipeline, PollReport, Round
+from bot.delivery.retention import PRUNE_EVERY, PruneReport, prune
 from bot.delivery.schedules import cron_days, next_slot, previous_slot
 from bot.models import Channel, ChannelRef, Days
 from bot.ports import Timer
@@ -22,7 +23,10 @@ from bot.ports import Timer
 log = logging.getLogger(__name__)
 
 CONCURRENCY = 16  # channels served at once; storage's pool is sized for it
-STOP_GRACE_S = 10.0  # how long a stop waits for running jobs before it cancels them
+STOP_GRACE_S = 10.0
+PRUNE_DELAY = timedelta(
+    minutes=10
+)  # the first prune waits for start-up's sweep and polls  # how long a stop waits for running jobs before it cancels them
 
 T = TypeVar("T")
 
@@ -68,12 +72,14 @@ class Scheduler:
         poll_interval: timedelta,
         sweep_every: timedelta = timedelta(minutes=1),
         concurrency: int = CONCURRENCY,
+        retention: timedelta | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.sweep_every = sweep_every
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.timer = timer
+        self.retention = retention  # None: papers are kept for ever
         self._sweeping = asyncio.Lock()
         self._jobs: set[asyncio.Task[Any]] = set()  # jobs running now
 
@@ -85,6 +91,9 @@ class Scheduler:
                 f"poll:{name}", self.poll_interval, self.poll, name, first_at=now, catch_up=True
             )
         self.timer.every("sweep", self.sweep_every, self.sweep, first_at=now)
+        if self.retention is not None:
+            # Soon after start (a bot restarted daily still prunes), then daily.
+            self.timer.every("prune", PRUNE_EVERY, self.prune, first_at=now + PRUNE_DELAY)
         for channel in await self.pipeline.stores.channels.all():
             self.reschedule(channel)
         self.timer.start()
@@ -107,6 +116,17 @@ class Scheduler:
     async def poll(self, name: str) -> PollReport:
         """Poll one source (the pipeline stores what is new)."""
         return await self.pipeline.poll(name)
+
+    @_job
+    async def prune(self) -> PruneReport | None:
+        """Prune the papers older than the retention that no channel keeps (daily)."""
+        if self.retention is None:
+            return None
+        try:
+            return await prune(self.pipeline.stores.retention, self.retention, self.pipeline.clock)
+        except Exception:  # tomorrow's run tries again; the bot goes on
+            log.exception("the retention prune failed")
+            return None
 
     def reschedule(self, channel: Channel) -> None:
         """(Re)create the channel's digest job from its current schedule."""

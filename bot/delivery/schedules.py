@@ -200,11 +200,12 @@ def period(schedule: Schedule) -> str:
     return "this week" if schedule.once_a_week else ""
 
 
-_SETTING_KEYS = ("max", "min-upvotes", "threads")
+_SETTING_KEYS = ("max", "min-upvotes", "threads", "notices")
 
 
 def parse_settings(text: str, current: ChannelSettings) -> ChannelSettings:
-    """`max=<n> min-upvotes=<n> threads=on|off`, any subset; all valid or nothing changes."""
+    """`max=<n> min-upvotes=<n> threads=on|off notices=on|off`, any subset; all valid or
+    nothing changes."""
     updated = current
     for word in text.split():
         key, sep, value = word.partition("=")
@@ -223,15 +224,15 @@ def parse_settings(text: str, current: ChannelSettings) -> ChannelSettings:
                     f"min-upvotes must be between 0 and {MAX_MIN_UPVOTES:,}, not {n}"
                 )
             updated = replace(updated, min_upvotes=n)
-        elif key == "threads":
+        elif key in ("threads", "notices"):
             if value.lower() not in ("on", "off", "true", "false"):
-                raise ScheduleError(f"threads must be on or off, not '{value}'")
-            updated = replace(updated, threads=value.lower() in ("on", "true"))
+                raise ScheduleError(f"{key} must be on or off, not '{value}'")
+            updated = replace(updated, **{key: value.lower() in ("on", "true")})
         else:
             close = difflib.get_close_matches(key, _SETTING_KEYS, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise ScheduleError(
-                f"unknown setting '{key}'{hint}; settings are max, min-upvotes, threads"
+                f"unknown setting '{key}'{hint}; settings are max, min-upvotes, threads, notices"
             )
     return updated
 
