@@ -358,12 +358,16 @@ async def _status(app: App) -> None:
     )
     _fold(table)
     states = {st.name: st for st in await app.stores.sources.all()}
+    failing = await _failing_urls(app)
     for name in sorted(set(states) | set(configured)):
         st = states.get(name) or SourceState(name=name)
         if st.last_poll_at is None:
             health = "not polled yet"
         elif st.failures:
             health = f"failing ({st.failures} in a row)"
+        elif failing.get(name):
+            total = len(getattr(app.sources.get(name), "urls", ()))
+            health = f"degraded: {failing[name]} of {total} feeds failing"
         else:
             health = "ok"
         if name not in configured:
@@ -439,6 +443,15 @@ def _size(n: int) -> str:
             return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1000  # type: ignore[assignment]
     return str(n)
+
+
+async def _failing_urls(app: App) -> dict[str, int]:
+    """Per source, how many of its configured URLs are failing now."""
+    out: dict[str, int] = {}
+    for h in await app.stores.urls.all():
+        if h.failing_since and h.url in getattr(app.sources.get(h.source), "urls", ()):
+            out[h.source] = out.get(h.source, 0) + 1
+    return out
 
 
 async def _feeds(app: App, source: SourceState | None) -> None:

@@ -113,7 +113,9 @@ class Poll:
         """Record a request that brought nothing usable (counted as one bad response)."""
         log.warning("%s", message)
         self._failures.append(message)
-        self._by_url[url] = message.removeprefix(f"{self.source}: GET {url}").lstrip(": ")
+        self._by_url[url] = (
+            message.removeprefix(f"{self.source}: GET {url}").lstrip(": ").removeprefix("failed: ")
+        )
         self.bad += 1
 
     @property
