@@ -39,10 +39,14 @@ async def prune(
     batch: int = BATCH,
     pause: float = PAUSE_S,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    idle: Callable[[], Awaitable[object]] | None = None,
     dry_run: bool = False,
 ) -> PruneReport:
     """Delete the papers first seen more than `retention` ago that no channel keeps, with their
-    ledger rows, `batch` at a time; each leaves a trace so it is never announced again."""
+    ledger rows, `batch` at a time; each leaves a trace so it is never announced again.
+
+    `idle` is awaited before each batch: the bot's scheduler makes the prune give way to
+    digests being delivered (on SQLite they share one connection)."""
     if batch < 1:
         raise ValueError("a prune's batch holds at least one paper")
     cutoff = clock() - retention
@@ -51,6 +55,8 @@ async def prune(
         return PruneReport(cutoff, plan.papers, plan.ledger_rows, kept=plan.kept, dry_run=True)
     papers = rows = batches = 0
     while True:
+        if idle is not None:
+            await idle()
         done = await store.prune_batch(cutoff, batch, clock())
         if done.papers:
             batches += 1

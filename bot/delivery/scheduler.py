@@ -8,9 +8,10 @@ second replica never posts twice, and a schedule changed by a command applies at
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -82,6 +83,21 @@ class Scheduler:
         self.retention = retention  # None: papers are kept for ever
         self._sweeping = asyncio.Lock()
         self._jobs: set[asyncio.Task[Any]] = set()  # jobs running now
+        self._delivering = 0  # digest jobs running now; the prune waits for none
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.contextmanager
+    def _delivery(self) -> Iterator[None]:
+        """A digest job runs: the prune gives way until none does."""
+        self._delivering += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._delivering -= 1
+            if not self._delivering:
+                self._idle.set()
 
     async def start(self) -> None:
         """Schedule polls, every channel's digest and the sweep; run a first sweep at once."""
@@ -123,7 +139,12 @@ class Scheduler:
         if self.retention is None:
             return None
         try:
-            return await prune(self.pipeline.stores.retention, self.retention, self.pipeline.clock)
+            return await prune(
+                self.pipeline.stores.retention,
+                self.retention,
+                self.pipeline.clock,
+                idle=self._idle.wait,
+            )
         except Exception:  # tomorrow's run tries again; the bot goes on
             log.exception("the retention prune failed")
             return None
@@ -153,7 +174,8 @@ class Scheduler:
         if slot is None:
             return None
         try:
-            return await self.pipeline.run_slot(ref, slot)
+            with self._delivery():
+                return await self.pipeline.run_slot(ref, slot)
         except NoChatForPlatform as exc:
             log.warning("digest for %s skipped: %s", ref, exc)
             return None
@@ -169,47 +191,49 @@ class Scheduler:
         if self._sweeping.locked():
             return []
         async with self._sweeping:
-            now = self.pipeline.clock()
-            await self.pipeline.sync_subscriptions()
-            unsent = await self.pipeline.stores.deliveries.channels_with_open_pages()
-            due: list[tuple[Channel, datetime]] = []
-            retry: list[Channel] = []
-            for channel in await self.pipeline.stores.channels.all():
-                if channel.ref.platform not in self.pipeline.chats:
-                    continue
-                slot = due_slot(channel, now)
-                if slot is not None:
-                    due.append((channel, slot))
-                elif channel.active and not channel.paused and str(channel.ref) in unsent:
-                    retry.append(channel)
-            round = Round(self.pipeline.book.round([]), now, unsent)  # retries only
-            if due:
-                start = min(self.pipeline.window_start(c, now) for c, _ in due)
-                papers, read_at = await self.pipeline.stores.papers.seen_since(
-                    start, self.pipeline.clock
-                )
-                round = Round(
-                    self.pipeline.match(papers),
-                    read_at,
-                    unsent,
-                    await self.pipeline.stores.deliveries.delivered_by_channel(
-                        [p.id for p in papers]
-                    ),
-                )
-            gate = asyncio.Semaphore(self.concurrency)
+            with self._delivery():
+                return await self._sweep()
 
-            async def serve(channel: Channel, slot: datetime | None) -> DeliveryReport | None:
-                async with gate:
-                    try:
-                        if slot is None:
-                            return await self.pipeline.flush(channel.ref)
-                        return await self.pipeline.run_in_round(channel.ref, slot, round)
-                    except Exception:  # one channel's trouble never stops the others
-                        log.exception("sweep of %s failed", channel.ref)
-                        return None
+    async def _sweep(self) -> list[DeliveryReport]:
+        now = self.pipeline.clock()
+        await self.pipeline.sync_subscriptions()
+        unsent = await self.pipeline.stores.deliveries.channels_with_open_pages()
+        due: list[tuple[Channel, datetime]] = []
+        retry: list[Channel] = []
+        for channel in await self.pipeline.stores.channels.all():
+            if channel.ref.platform not in self.pipeline.chats:
+                continue
+            slot = due_slot(channel, now)
+            if slot is not None:
+                due.append((channel, slot))
+            elif channel.active and not channel.paused and str(channel.ref) in unsent:
+                retry.append(channel)
+        round = Round(self.pipeline.book.round([]), now, unsent)  # retries only
+        if due:
+            start = min(self.pipeline.window_start(c, now) for c, _ in due)
+            papers, read_at = await self.pipeline.stores.papers.seen_since(
+                start, self.pipeline.clock
+            )
+            round = Round(
+                self.pipeline.match(papers),
+                read_at,
+                unsent,
+                await self.pipeline.stores.deliveries.delivered_by_channel([p.id for p in papers]),
+            )
+        gate = asyncio.Semaphore(self.concurrency)
 
-            jobs = [serve(c, s) for c, s in due] + [serve(c, None) for c in retry]
-            return [r for r in await asyncio.gather(*jobs) if r is not None]
+        async def serve(channel: Channel, slot: datetime | None) -> DeliveryReport | None:
+            async with gate:
+                try:
+                    if slot is None:
+                        return await self.pipeline.flush(channel.ref)
+                    return await self.pipeline.run_in_round(channel.ref, slot, round)
+                except Exception:  # one channel's trouble never stops the others
+                    log.exception("sweep of %s failed", channel.ref)
+                    return None
+
+        jobs = [serve(c, s) for c, s in due] + [serve(c, None) for c in retry]
+        return [r for r in await asyncio.gather(*jobs) if r is not None]
 
     def next_run(self, channel: Channel) -> datetime | None:
         """When the channel's next digest is due."""
