@@ -207,7 +207,7 @@ def more_papers(n: int) -> str:
 def digest_fallback(digest: Digest) -> str:
     """The plain-text fallback of a digest page: what notifications and screen readers show."""
     count = len(digest.items)
-    if not count:  # a notice: its title is all it says
+    if not count and not digest.more:  # a notice: its title is all it says
         return escape(clip(_plain(digest.title, 500), _FALLBACK_BUDGET))
     page = f" ({digest.page}/{digest.pages})" if digest.pages > 1 else ""
     head = f"{_plain(digest.title, 200)}{page}: {count} paper{'' if count == 1 else 's'}"
