@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.commands.base import command_name
+from bot.inbound import clean, unreadable_at
 from bot.models import ChannelRef, Command, InvalidChannelId, Match
 from bot.query.language import QueryError, parse
 from bot.stores import SourceState
@@ -119,13 +120,14 @@ def _sole_poster(settings: Settings) -> contextlib.ExitStack:
 
 def _channel(text: str) -> ChannelRef:
     try:
-        return ChannelRef.parse(text)
+        return ChannelRef.parse(clean(text))
     except InvalidChannelId as exc:
         raise Failure(str(exc)) from None
 
 
 async def _command(app: App, channel: ChannelRef, text: str) -> bool:
-    reply = await app.handler(Command(channel=channel, user="cli", text=text))
+    # argv bytes that are not UTF-8 arrive as lone surrogates (surrogateescape): cleaned here.
+    reply = await app.handler(Command(channel=channel, user="cli", text=clean(text)))
     app.console.show_reply(reply)
     return not reply.error
 
@@ -307,8 +309,11 @@ def search(
     """Search the stored papers."""
 
     async def main() -> None:
+        text = clean(query)
+        if (column := unreadable_at(text)) is not None:
+            raise Failure(f"bad query: a character that could not be read at column {column}")
         try:
-            parsed = parse(query)
+            parsed = parse(text)
         except QueryError as exc:
             raise Failure(f"bad query: {exc}") from None
         async with open_app(_settings()) as app:

@@ -36,6 +36,7 @@ from adapters.discord.render import (
 )
 from bot.commands.base import needs_manage
 from bot.delivery.digest import paginate
+from bot.inbound import clean
 from bot.models import ChannelRef, Command, Digest, Reply, Visibility
 from bot.ports import (
     ChannelUnavailable,
@@ -372,6 +373,7 @@ class DiscordChat:
             interaction.guild_id is None and not _in_dm(interaction)
         ):
             return None
+        text = clean(text)  # the payload's JSON may hold lone surrogates or control characters
         return Command(
             channel=channel_ref(interaction.guild_id, interaction.channel_id),
             user=str(interaction.user.id),

@@ -34,6 +34,7 @@ from adapters.slack.render import (
 from adapters.slack.server import EVENTS_PATH, build_web_app
 from bot.commands.base import needs_manage
 from bot.delivery.digest import paginate
+from bot.inbound import clean
 from bot.models import ChannelRef, Command, Digest, InvalidChannelId, Reply, Visibility
 from bot.ports import (
     ChannelUnavailable,
@@ -344,7 +345,7 @@ class SlackChat:
         channel_id = str(payload.get("channel_id", ""))
         ref = ChannelRef.parse(f"slack:{payload.get('team_id', '')}:{channel_id}")
         user = str(payload.get("user_id", ""))
-        text = unescape(str(payload.get("text", ""))).strip()
+        text = clean(unescape(str(payload.get("text", "")))).strip()
         own_dm = False
         if payload.get("channel_name") == DM_CHANNEL_NAME:
             dm = await self._dm_with(user)

@@ -14,7 +14,7 @@ from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 from adapters.sources.http import Fetched, PoliteClient
 from adapters.sources.identity import arxiv_abs_url, arxiv_pdf_url, canonical_id
 from adapters.sources.polling import Parse, Poll
-from adapters.sources.safexml import refuse_entities
+from adapters.sources.safexml import readable, refuse_entities
 from adapters.sources.sanitize import (
     BadEntry,
     Collector,
@@ -101,6 +101,7 @@ def parse_feed(data: bytes, url: str, content_type: str = "") -> Parsed:
     feedparser sees it) or that is not a feed at all (an HTML error page, JSON...). A feed broken
     part-way is read leniently: its complete entries are kept and the break is counted.
     """
+    data = readable(data)
     refuse_entities(data)
     headers = {"content-location": url, "content-type": content_type or "application/xml"}
     # Bytes wrapped in a stream: feedparser treats a bare string as a URL or a file name.

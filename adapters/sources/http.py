@@ -18,6 +18,13 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from adapters.sources.decoding import (
+    ACCEPT_ENCODING,
+    BoundedDecoder,
+    TooLarge,
+    UndecodableBody,
+    content_encodings,
+)
 from bot.ports import Clock, SourceError, utcnow
 
 log = logging.getLogger(__name__)
@@ -55,10 +62,6 @@ class HttpFailure(SourceError):
         self.url = url
         self.status = status
         self.body = body
-
-
-class _TooLarge(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -232,7 +235,8 @@ class PoliteClient:
                 transport=self._transport,
                 timeout=httpx.Timeout(self._timeout),
                 follow_redirects=False,  # followed by get(), each hop through the gate
-                headers={"User-Agent": user_agent()},
+                # Only the encodings decoding.py undoes within the size cap.
+                headers={"User-Agent": user_agent(), "Accept-Encoding": ACCEPT_ENCODING},
             )
         return self._client
 
@@ -290,10 +294,12 @@ class PoliteClient:
                     reason, status = f"connection error ({type(exc).__name__}: {exc})", None
                 except (httpx.HTTPError, httpx.InvalidURL) as exc:
                     raise HttpFailure(self.source, url, f"{type(exc).__name__}: {exc}") from exc
-                except _TooLarge:
+                except TooLarge:
                     raise HttpFailure(
                         self.source, url, f"response larger than {self._max_bytes} bytes"
                     ) from None
+                except UndecodableBody as exc:
+                    raise HttpFailure(self.source, url, str(exc)) from None
                 else:
                     status = response.status_code
                     location = response.headers.get("Location")
@@ -341,12 +347,25 @@ class PoliteClient:
                 ok = 200 <= response.status_code < 300
                 limit = self._max_bytes if ok else _ERROR_BODY
                 chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        if not ok:
-                            break
-                        raise _TooLarge
-                    chunks.append(chunk)
+                try:
+                    # Raw bytes, decoded here: the cap holds while decompressing, every layer.
+                    decoder = BoundedDecoder(
+                        content_encodings(response.headers.get_list("Content-Encoding")), limit
+                    )
+                    async for chunk in _raw(response):
+                        chunks.append(decoder.feed(chunk))
+                    chunks.append(decoder.finish())
+                except (TooLarge, UndecodableBody):
+                    if ok:
+                        raise
+                    # An error page is only quoted: what fits is enough.
                 return response, b"".join(chunks)
+
+
+def _raw(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body's bytes as they came, still encoded."""
+    if response.is_stream_consumed and isinstance(response.stream, httpx.AsyncByteStream):
+        # A response built whole (httpx.Response(content=...), as a MockTransport returns):
+        # httpx has read it already, and its raw bytes are still in the stream.
+        return response.stream.__aiter__()
+    return response.aiter_raw()

@@ -4,6 +4,7 @@ document cut short read up to the cut so its complete entries are kept."""
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, ParseError
 
@@ -11,6 +12,26 @@ import defusedxml.ElementTree as DefusedET
 from defusedxml import DefusedXmlException
 
 from adapters.sources.sanitize import MalformedResponse
+
+
+# A character reference to what no XML document may hold (`&#xD800;`, `&#0;`, past U+10FFFF):
+# expat stops the document there, feedparser's lenient reader raises UnicodeEncodeError.
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));")
+_VALID = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _char_ref(match: re.Match[bytes]) -> bytes:
+    hexa, decimal = match.groups()
+    code = int(hexa, 16) if hexa else int(decimal)
+    if code <= 0x10FFFF and _VALID.fullmatch(chr(code)):
+        return match.group(0)
+    return b"&#xFFFD;"
+
+
+def readable(data: bytes) -> bytes:
+    """`data` with character references to invalid characters turned into U+FFFD, so one bad
+    reference costs one character, not the entry or the document."""
+    return _CHAR_REF.sub(_char_ref, data) if b"&#" in data else data
 
 
 @dataclass(frozen=True)
@@ -31,6 +52,7 @@ def scan(data: bytes, wanted: frozenset[str]) -> XmlScan:
     """
     root = ""
     found: list[Element] = []
+    data = readable(data)
     try:
         for event, elem in DefusedET.iterparse(
             io.BytesIO(data),
@@ -45,6 +67,8 @@ def scan(data: bytes, wanted: frozenset[str]) -> XmlScan:
                 found.append(elem)
     except DefusedXmlException as exc:
         raise MalformedResponse(f"refused unsafe XML ({type(exc).__name__})") from exc
+    except LookupError as exc:
+        raise MalformedResponse(f"declares a character encoding Python cannot read ({exc})") from None
     except ParseError as exc:
         if not root:
             raise MalformedResponse(f"not XML ({exc})") from exc
@@ -73,5 +97,7 @@ def refuse_entities(data: bytes) -> None:
         parser.close()
     except DefusedXmlException as exc:
         raise MalformedResponse(f"refused unsafe XML ({type(exc).__name__})") from exc
+    except LookupError as exc:  # `<?xml encoding="x-bogus"?>`: expat cannot check it, so refused
+        raise MalformedResponse(f"declares a character encoding Python cannot read ({exc})") from None
     except ParseError:
         pass

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from bot.inbound import clean
 from bot.models import Paper
 
 # What one paper may hold once stored; longer values are cut, extra items dropped.
@@ -62,7 +63,7 @@ def plain_text(value: object, limit: int | None = None) -> str:
     text = _BLOCK_TAG.sub(" ", text)
     text = _INLINE_TAG.sub("", text)
     text = html.unescape(text)
-    text = _CONTROL.sub("", text)
+    text = clean(_CONTROL.sub("", text))
     text = _SPACE.sub(" ", text).strip()
     return cut(text, limit) if limit else text
 
@@ -79,7 +80,7 @@ def web_url(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     url = value.strip()
-    if len(url) > MAX_URL or not re.match(r"^https?://[^\s/?#]+[^\s<>\"]*$", url, re.IGNORECASE):
+    if len(url) > MAX_URL or clean(url) != url or not re.match(r"^https?://[^\s/?#]+[^\s<>\"]*$", url, re.IGNORECASE):
         return None
     return url
 
@@ -147,6 +148,7 @@ def make_paper(
     ai_keywords: list[str] | tuple[str, ...] = (),
 ) -> Paper:
     """A Paper with every field cleaned and bounded; raises BadEntry when it has no title."""
+    paper_id = clean(paper_id)
     clean_title = plain_text(title, MAX_TITLE)
     if not clean_title:
         raise BadEntry(f"{paper_id}: no title")

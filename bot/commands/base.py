@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
 from bot.delivery.pipeline import Pipeline
+from bot.inbound import EXCERPT, excerpt
 from bot.models import Channel, ChannelRef, Command, Paper, Reply, Schedule
 from bot.query.language import QueryError
 
@@ -44,9 +45,9 @@ def _query_error(exc: QueryError, query: str) -> Reply:
     return _error(f"Could not read the query `{_shown(query)}`: {exc}")
 
 
-def _shown(text: str, limit: int = 80) -> str:
+def _shown(text: str, limit: int = EXCERPT) -> str:
     """What the user typed, cut short for an error message (a query may be pages long)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return excerpt(text, limit)
 
 
 def describe_channel(channel: Channel) -> str:
@@ -81,7 +82,14 @@ class CommandBase:
         # insert must not interleave (`diffusion model` and `diffusion models` sent at once).
         self._subscribing: defaultdict[ChannelRef, asyncio.Lock] = defaultdict(asyncio.Lock)
 
+    async def _current(self, command: Command) -> Channel:
+        """The channel as stored, or as it would be created: read only, so that a command can
+        be checked before anything is written (a refused command leaves no channel behind)."""
+        found = await self.stores.channels.get(command.channel)
+        return found or Channel(ref=command.channel, schedule=self.default_schedule)
+
     async def _channel(self, command: Command) -> Channel:
+        """The channel, created on first use: call it only once the command is accepted."""
         return await self.stores.channels.ensure(
             command.channel, self.default_schedule, self.clock()
         )

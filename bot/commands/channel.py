@@ -13,11 +13,11 @@ class ChannelCommands(CommandBase):
     """schedule, settings, pause, resume."""
 
     async def _cmd_schedule(self, command: Command, rest: str) -> Reply:
-        channel = await self._channel(command)
         try:
-            schedule = parse_schedule(rest, channel.schedule)
+            schedule = parse_schedule(rest, (await self._current(command)).schedule)
         except ScheduleError as exc:
             return _error(str(exc))
+        channel = await self._channel(command)
         if schedule != channel.schedule:
             changed = replace(channel, schedule=schedule, schedule_set_at=self.clock())
             await self._changed(changed, channel)
@@ -26,13 +26,13 @@ class ChannelCommands(CommandBase):
         return Reply(f"Digests will be posted at **{schedule.describe()}**.")
 
     async def _cmd_settings(self, command: Command, rest: str) -> Reply:
-        channel = await self._channel(command)
         if not rest:
-            return Reply(describe_channel(channel))
+            return Reply(describe_channel(await self._current(command)))
         try:
-            settings = parse_settings(rest, channel.settings)
+            settings = parse_settings(rest, (await self._current(command)).settings)
         except ScheduleError as exc:
             return _error(str(exc))
+        channel = await self._channel(command)
         updated = replace(channel, settings=settings)
         await self._changed(updated, channel)
         return Reply(f"Settings saved. {describe_channel(updated)}")

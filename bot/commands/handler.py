@@ -9,6 +9,7 @@ from bot.commands.channel import ChannelCommands
 from bot.commands.papers import PaperCommands
 from bot.commands.subscriptions import SubscriptionCommands
 from bot.delivery.pipeline import NoChatForPlatform
+from bot.inbound import clean, unreadable_at
 from bot.models import Command, Reply
 
 log = logging.getLogger(__name__)
@@ -34,11 +35,20 @@ class CommandHandler(SubscriptionCommands, PaperCommands, ChannelCommands):
 
     async def __call__(self, command: Command) -> Reply:
         """Run one command; errors come back as a Reply, never as an exception."""
+        if (column := unreadable_at(command.text)) is not None:
+            # The edge replaced what could not be read (a lone surrogate, a control character):
+            # running the rest would follow or store something the user did not type.
+            return _error(
+                f"`{_shown(clean(command.text))}` holds a character that could not be read at column "
+                f"{column} (shown as �): type the command again without it."
+            )
         name = command_name(command.text)
         rest = command.text.strip()[len(name) :].strip()
         handler = getattr(self, f"_cmd_{name.replace('-', '_')}", None)
         if handler is None:
-            return _error(f"Unknown command `{name}`. Try `help` for the list of commands.")
+            return _error(
+                f"Unknown command `{_shown(name)}`. Try `help` for the list of commands."
+            )
         if rest and name in NO_ARGUMENTS:
             return _error(f"`{name}` takes nothing after it (got `{_shown(rest)}`): type `{name}`.")
         if name in MANAGE_COMMANDS and not command.can_manage:

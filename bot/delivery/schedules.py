@@ -9,8 +9,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from itertools import pairwise
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
+from bot.inbound import excerpt
 from bot.models import WEEKDAY_NAMES, ChannelSettings, Days, Schedule
 
 log = logging.getLogger(__name__)
@@ -19,10 +20,26 @@ MAX_ITEMS_LIMIT = 50
 MAX_MIN_UPVOTES = 1_000_000  # above any paper's upvotes, within every database's integers
 FIRST_DIGEST_WINDOW = timedelta(hours=24)  # a daily channel's first digest reaches this far back
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+_NUMBER = re.compile(r"^[+-]?[0-9]{1,30}$")
 
 
 class ScheduleError(ValueError):
-    """A schedule or setting that cannot be used; the message says what to type instead."""
+    """A schedule or setting that cannot be used; the message says what to type instead, and
+    `column` (1-based, in the text parsed) where the fault is."""
+
+    def __init__(self, message: str, column: int | None = None) -> None:
+        self.message = message
+        self.column = column
+        super().__init__(f"{message} (at column {column})" if column else message)
+
+    def at(self, column: int) -> ScheduleError:
+        """The same error, placed at `column` unless it already names a place."""
+        return self if self.column else ScheduleError(self.message, column)
+
+
+def _words(text: str) -> list[tuple[str, int]]:
+    """The words of `text` with their 1-based columns."""
+    return [(m.group(), m.start() + 1) for m in re.finditer(r"\S+", text)]
 
 
 @lru_cache(maxsize=1)
@@ -33,20 +50,23 @@ def _zones() -> tuple[str, ...]:
 
 
 def zone(name: str) -> ZoneInfo:
-    """The IANA time zone `name`, or ScheduleError suggesting the closest one."""
-    try:
-        if (name and "/" in name and not name.startswith(("posix", "right"))) or (
-            name.upper() == "UTC" or name in _zones()
-        ):
-            return ZoneInfo("UTC" if name.upper() == "UTC" else name)
-    except (ZoneInfoNotFoundError, ValueError):
-        pass
+    """The IANA time zone `name`, or ScheduleError suggesting the closest one.
+
+    Only names of `available_timezones()` are opened: any other text given to ZoneInfo is a path
+    under the zone database (`America/Argentina` is a folder, `Europe/` + 300 letters too long)."""
+    if name.upper() == "UTC":
+        return ZoneInfo("UTC")
+    if name in _zones():
+        return ZoneInfo(name)
     lowered = {z.lower(): z for z in _zones()}
     if name.lower() in lowered:
         return ZoneInfo(lowered[name.lower()])
-    close = difflib.get_close_matches(name, _zones(), n=1, cutoff=0.6)
+    # No zone name is longer than ~32 characters: a longer text gets no (slow) suggestion.
+    close = (
+        difflib.get_close_matches(name, _zones(), n=1, cutoff=0.6) if len(name) <= 64 else []
+    )
     hint = f" (did you mean {close[0]}?)" if close else " (use an IANA name like Europe/Berlin)"
-    raise ScheduleError(f"unknown time zone '{name}'{hint}")
+    raise ScheduleError(f"unknown time zone '{excerpt(name)}'{hint}")
 
 
 @lru_cache(maxsize=256)
@@ -65,7 +85,9 @@ def parse_time(text: str) -> time:
     """`HH:MM` on a 24-hour clock."""
     m = _TIME.match(text)
     if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
-        raise ScheduleError(f"'{text}' is not a time: use HH:MM on a 24-hour clock, e.g. 09:00")
+        raise ScheduleError(
+            f"'{excerpt(text)}' is not a time: use HH:MM on a 24-hour clock, e.g. 09:00"
+        )
     return time(int(m.group(1)), int(m.group(2)))
 
 
@@ -86,10 +108,10 @@ _USAGE = "`schedule <HH:MM> [time zone] [daily|weekdays|weekly <day>|<day>,<day>
 def _day(word: str, whole: str) -> int:
     day = _DAY_WORDS.get(word.lower())
     if day is None:
-        close = difflib.get_close_matches(word.lower(), list(_DAY_WORDS), n=1, cutoff=0.6)
+        close = difflib.get_close_matches(word.lower()[:64], list(_DAY_WORDS), n=1, cutoff=0.6)
         hint = f" (did you mean {WEEKDAY_NAMES[_DAY_WORDS[close[0]]]}?)" if close else ""
         raise ScheduleError(
-            f"'{word or whole}' is not a day of the week{hint}: use mon, tue, wed, thu, fri, "
+            f"'{excerpt(word or whole)}' is not a day of the week{hint}: use mon, tue, wed, thu, fri, "
             "sat or sun, e.g. `mon,thu`"
         )
     return day
@@ -111,7 +133,7 @@ def parse_days(text: str) -> frozenset[int]:
 def _looks_like_days(word: str) -> bool:
     return "," in word or bool(
         difflib.get_close_matches(
-            word.lower().partition("-")[0], list(_DAY_WORDS), n=1, cutoff=0.75
+            word.lower().partition("-")[0][:64], list(_DAY_WORDS), n=1, cutoff=0.75
         )
     )
 
@@ -128,44 +150,50 @@ def days_of(weekdays: frozenset[int]) -> tuple[Days, frozenset[int]]:
 
 def parse_schedule(text: str, current: Schedule) -> Schedule:
     """`HH:MM [time zone] [daily|weekdays|weekly <day>|<days>]` or `off`, over the channel's
-    current schedule (what is not given is kept)."""
-    words = text.split()
+    current schedule (what is not given is kept). An error names the column of the fault."""
+    words = _words(text)
     if not words:
         raise ScheduleError(
             "Give a time, e.g. `schedule 09:00 Europe/Berlin weekdays`, or `schedule off`."
         )
-    if len(words) == 1 and words[0].lower() == "off":
+    if len(words) == 1 and words[0][0].lower() == "off":
         return replace(current, days=Days.OFF, on=frozenset())
-    at = parse_time(words[0])
-    tz: str | None = None
-    days: tuple[Days, frozenset[int]] | None = None
-    rest = words[1:]
-    while rest:
-        word, rest = rest[0], rest[1:]
-        lowered = word.lower()
-        if days is not None and (
-            lowered in ("daily", "weekdays", "weekly") or _looks_like_days(word)
-        ):
-            raise ScheduleError(f"Give the days once: {_USAGE}.")
-        if lowered in ("daily", "weekdays"):
-            days = (Days(lowered), frozenset())
-        elif lowered == "weekly":
-            if not rest or "/" in rest[0] or rest[0].upper() == "UTC":
+    column = words[0][1]
+    try:
+        at = parse_time(words[0][0])
+        tz: str | None = None
+        days: tuple[Days, frozenset[int]] | None = None
+        rest = words[1:]
+        while rest:
+            (word, column), rest = rest[0], rest[1:]
+            lowered = word.lower()
+            if days is not None and (
+                lowered in ("daily", "weekdays", "weekly") or _looks_like_days(word)
+            ):
+                raise ScheduleError(f"Give the days once: {_USAGE}.")
+            if lowered in ("daily", "weekdays"):
+                days = (Days(lowered), frozenset())
+            elif lowered == "weekly":
+                if not rest or "/" in rest[0][0] or rest[0][0].upper() == "UTC":
+                    raise ScheduleError(
+                        "Say which day a weekly digest goes out, e.g. `schedule 09:00 weekly mon`."
+                    )
+                (word, column), rest = rest[0], rest[1:]
+                days = days_of(parse_days(word))
+            elif lowered.partition("-")[0] in _DAY_WORDS or _looks_like_days(word):
+                days = days_of(parse_days(word))
+            elif "/" not in word and difflib.get_close_matches(
+                lowered[:64], ("daily", "weekdays", "weekends", "weekly"), n=1, cutoff=0.6
+            ):
                 raise ScheduleError(
-                    "Say which day a weekly digest goes out, e.g. `schedule 09:00 weekly mon`."
+                    f"'{excerpt(word)}' is not a choice of days: digests go out {_CHOICES}"
                 )
-            days = days_of(parse_days(rest[0]))
-            rest = rest[1:]
-        elif lowered.partition("-")[0] in _DAY_WORDS or _looks_like_days(word):
-            days = days_of(parse_days(word))
-        elif "/" not in word and difflib.get_close_matches(
-            lowered, ("daily", "weekdays", "weekends", "weekly"), n=1, cutoff=0.6
-        ):
-            raise ScheduleError(f"'{word}' is not a choice of days: digests go out {_CHOICES}")
-        elif tz is not None:
-            raise ScheduleError(f"Too many words: {_USAGE}.")
-        else:
-            tz = zone(word).key
+            elif tz is not None:
+                raise ScheduleError(f"Too many words: {_USAGE}.")
+            else:
+                tz = zone(word).key
+    except ScheduleError as exc:
+        raise exc.at(column) from None
     if days is None:
         days = (
             (current.days, current.on)
@@ -207,41 +235,45 @@ def parse_settings(text: str, current: ChannelSettings) -> ChannelSettings:
     """`max=<n> min-upvotes=<n> threads=on|off notices=on|off`, any subset; all valid or
     nothing changes."""
     updated = current
-    for word in text.split():
-        key, sep, value = word.partition("=")
-        key = key.lower().replace("_", "-")
-        if not sep or not value:
-            raise ScheduleError(f"'{word}' should look like key=value, e.g. max=5")
-        if key == "max":
-            n = _int(key, value)
-            if not 1 <= n <= MAX_ITEMS_LIMIT:
-                raise ScheduleError(f"max must be between 1 and {MAX_ITEMS_LIMIT}, not {n}")
-            updated = replace(updated, max_items=n)
-        elif key == "min-upvotes":
-            n = _int(key, value)
-            if not 0 <= n <= MAX_MIN_UPVOTES:
-                raise ScheduleError(
-                    f"min-upvotes must be between 0 and {MAX_MIN_UPVOTES:,}, not {n}"
-                )
-            updated = replace(updated, min_upvotes=n)
-        elif key in ("threads", "notices"):
-            if value.lower() not in ("on", "off", "true", "false"):
-                raise ScheduleError(f"{key} must be on or off, not '{value}'")
-            updated = replace(updated, **{key: value.lower() in ("on", "true")})
-        else:
-            close = difflib.get_close_matches(key, _SETTING_KEYS, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ScheduleError(
-                f"unknown setting '{key}'{hint}; settings are max, min-upvotes, threads, notices"
-            )
+    for word, column in _words(text):
+        try:
+            updated = _setting(word, updated)
+        except ScheduleError as exc:
+            raise exc.at(column) from None
     return updated
 
 
+def _setting(word: str, current: ChannelSettings) -> ChannelSettings:
+    key, sep, value = word.partition("=")
+    key = key.lower().replace("_", "-")
+    if not sep or not value:
+        raise ScheduleError(f"'{excerpt(word)}' should look like key=value, e.g. max=5")
+    if key == "max":
+        n = _int(key, value)
+        if not 1 <= n <= MAX_ITEMS_LIMIT:
+            raise ScheduleError(f"max must be between 1 and {MAX_ITEMS_LIMIT}, not {n}")
+        return replace(current, max_items=n)
+    if key == "min-upvotes":
+        n = _int(key, value)
+        if not 0 <= n <= MAX_MIN_UPVOTES:
+            raise ScheduleError(f"min-upvotes must be between 0 and {MAX_MIN_UPVOTES:,}, not {n}")
+        return replace(current, min_upvotes=n)
+    if key in ("threads", "notices"):
+        if value.lower() not in ("on", "off", "true", "false"):
+            raise ScheduleError(f"{key} must be on or off, not '{excerpt(value)}'")
+        return replace(current, **{key: value.lower() in ("on", "true")})
+    close = difflib.get_close_matches(key[:64], _SETTING_KEYS, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise ScheduleError(
+        f"unknown setting '{excerpt(key)}'{hint}; settings are max, min-upvotes, threads, notices"
+    )
+
+
 def _int(key: str, value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise ScheduleError(f"{key} must be a whole number, not '{value}'") from None
+    # A bounded number of digits: int() of a 100,000-digit text is slow (and refused past 4,300).
+    if not _NUMBER.match(value):
+        raise ScheduleError(f"{key} must be a whole number, not '{excerpt(value)}'")
+    return int(value)
 
 
 def fire_times(schedule: Schedule, after: datetime, until: datetime) -> list[datetime]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import operator
 import re
+from bot.inbound import excerpt
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -279,15 +280,15 @@ def _lex_word(word: str, column: int) -> list[_Token]:
             else "fields are title:, abstract:, author:, cat:, upvotes:; "
             'quote text that has a colon, e.g. "note: this"'
         )
-        raise QueryError(f"unknown field '{typed}:' ({hint})", column)
+        raise QueryError(f"unknown field '{excerpt(typed)}:' ({hint})", column)
     rest = word[prefix.end() :]
     tokens = [_Token("field", name, column)]
     if rest.startswith("-"):
-        raise QueryError(f"put '-' before the field to exclude, e.g. -{name}:{rest[1:]}", column)
+        raise QueryError(f"put '-' before the field to exclude, e.g. -{name}:{excerpt(rest[1:])}", column)
     inner = _FIELD_PREFIX.match(rest)
     if inner and _ALIASES.get(inner.group(1).lower(), inner.group(1).lower()) in FIELDS:
         raise QueryError(
-            f"a field cannot hold another field: '{word}' (give each its own term, e.g. "
+            f"a field cannot hold another field: '{excerpt(word)}' (give each its own term, e.g. "
             "title:diffusion cat:cs.CV)",
             column + prefix.end(),
         )
@@ -325,7 +326,7 @@ class _Parser:
         if token.kind == ")":
             raise QueryError("unbalanced parenthesis ')'", token.column)
         if token.kind != "end":  # pragma: no cover - parse_or consumes everything else
-            raise QueryError(f"unexpected {token.value!r}", token.column)
+            raise QueryError(f"unexpected {excerpt(token.value)!r}", token.column)
         return node
 
     def parse_or(self, field: str | None) -> Node:
@@ -387,7 +388,7 @@ class _Parser:
             return self.parse_field(token)
         if token.kind in ("word", "phrase"):
             return self.term(field or "any", token)
-        raise QueryError(f"unexpected {token.value!r}", token.column)  # pragma: no cover
+        raise QueryError(f"unexpected {excerpt(token.value)!r}", token.column)  # pragma: no cover
 
     def parse_field(self, name: _Token) -> Node:
         value = self.peek
