@@ -191,6 +191,14 @@ class ChannelLocks(Protocol):
         ...
 
 
+class SeenRequests(Protocol):
+    """Requests already accepted (replay protection), shared by every replica."""
+
+    async def first_time(self, key: str, until: datetime, now: datetime) -> bool:
+        """Record `key` until `until`; False if it was recorded before and has not expired."""
+        ...
+
+
 @dataclass(frozen=True)
 class Stores:
     """Every repository, as the composition root wires them."""
@@ -202,3 +210,4 @@ class Stores:
     locks: ChannelLocks
     urls: SourceUrlStore
     retention: RetentionStore
+    seen: SeenRequests

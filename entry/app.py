@@ -17,7 +17,7 @@ from bot.commands.handler import CommandHandler
 from bot.delivery.pipeline import Pipeline
 from bot.models import Days, Schedule
 from bot.ports import Chat, Clock, Metrics, PaperSource, utcnow
-from bot.stores import Stores
+from bot.stores import SeenRequests, Stores
 from config.settings import Settings, SettingsError
 from storage import build_stores, open_database, ping
 from storage.secrets import stored_secret
@@ -76,6 +76,7 @@ def build_chats(
     health: Callable[[], Awaitable[bool]],
     routes: Sequence[Any] = (),
     tokens: UnsubscribeTokens | None = None,
+    seen: SeenRequests | None = None,
 ) -> dict[str, Chat]:
     """The console, plus every platform whose token (or SMTP server) is set (`routes`:
     paperbot's own HTTP routes, served beside Slack's events when Slack runs over HTTP;
@@ -84,7 +85,7 @@ def build_chats(
     if settings.slack_bot_token or settings.slack_app_token or settings.slack_signing_secret:
         # Half a Slack set-up is a mistake to report, not a reason to run without Slack.
         slack = _platform_module("slack", "adapters.slack.chat", "SLACK_BOT_TOKEN")
-        chats["slack"] = slack.SlackChat.from_settings(settings, health, routes)
+        chats["slack"] = slack.SlackChat.from_settings(settings, health, routes, seen)
     if settings.discord_bot_token:
         discord = _platform_module("discord", "adapters.discord.chat", "DISCORD_BOT_TOKEN")
         chats["discord"] = discord.DiscordChat.from_settings(settings)
@@ -130,7 +131,9 @@ async def open_app(
         built_chats = (
             dict(chats)
             if chats is not None
-            else build_chats(settings, console, health, served, unsubscribe.tokens)
+            else build_chats(
+                settings, console, health, served, unsubscribe.tokens, stores.seen
+            )
         )
         for chat in built_chats.values():  # (stop is idempotent: the runner may have stopped them)
             opened.push_async_callback(_stop_chat, chat)

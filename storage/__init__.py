@@ -12,6 +12,7 @@ from storage.locks import AdvisoryLocks, ProcessLocks
 from storage.papers import PaperRepository
 from storage.retention import RetentionRepository
 from storage.source_urls import SourceUrlRepository
+from storage.seen import SeenRequestRepository
 from storage.sources import SourceStateRepository
 
 __all__ = ["DatabaseError", "DuplicateSubscription", "build_stores", "open_database", "ping"]
@@ -28,4 +29,5 @@ def build_stores(engine: AsyncEngine) -> Stores:
         locks=ProcessLocks() if is_sqlite(engine) else AdvisoryLocks(engine),
         urls=SourceUrlRepository(engine),
         retention=RetentionRepository(engine, papers),
+        seen=SeenRequestRepository(engine),
     )

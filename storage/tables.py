@@ -187,3 +187,13 @@ source_urls = Table(
     Column("failing_since", UTCDateTime),
     Column("noticed_at", UTCDateTime),
 )
+
+# Signed requests already accepted (Slack's (timestamp, signature), and bodies for its retries),
+# kept until their window ends so that a replay is not run twice, by any replica.
+seen_requests = Table(
+    "seen_requests",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("expires_at", UTCDateTime(timezone=True), nullable=False),
+    Index("ix_seen_requests_expires_at", "expires_at"),
+)

@@ -35,6 +35,7 @@ async def reset_postgres(url: str) -> None:
             "secrets",
             "paper_traces",
             "source_urls",
+            "seen_requests",
             "alembic_version",
         ):
             await conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))

@@ -43,6 +43,7 @@ from bot.ports import (
     CommandHandler,
     TransientChatError,
 )
+from bot.stores import SeenRequests
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -100,6 +101,7 @@ class SlackChat:
         sleep: Sleep = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         signature_clock: Clock | None = None,
+        seen: SeenRequests | None = None,
     ) -> None:
         if not bot_token:
             raise ValueError("a Slack bot token (xoxb-...) is required")
@@ -125,6 +127,7 @@ class SlackChat:
         self._sleep = sleep
         self._monotonic = monotonic
         self._signature_clock = signature_clock
+        self._seen = seen
         # No I/O here: an AsyncWebClient opens a connection only when a call is made.
         self._client = self._web_client(bot_token)
         self._session_loop: asyncio.AbstractEventLoop | None = None
@@ -142,7 +145,11 @@ class SlackChat:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, health: Health, routes: Sequence[web.RouteDef] = ()
+        cls,
+        settings: Settings,
+        health: Health,
+        routes: Sequence[web.RouteDef] = (),
+        seen: SeenRequests | None = None,
     ) -> SlackChat:
         """A SlackChat configured from paperbot's settings (SLACK_* and PAPERBOT_*)."""
         from config.settings import SettingsError
@@ -165,6 +172,7 @@ class SlackChat:
             health=health,
             routes=routes,
             timeout=settings.http_timeout,
+            seen=seen,
         )
 
     @property
@@ -231,7 +239,12 @@ class SlackChat:
 
     async def _serve_http(self, app: AsyncApp) -> None:
         web_app = build_web_app(
-            app, self._signing_secret, self._health, self._signature_clock, self._routes
+            app,
+            self._signing_secret,
+            self._health,
+            self._signature_clock,
+            self._routes,
+            self._seen,
         )
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()

@@ -13,7 +13,6 @@ from defusedxml import DefusedXmlException
 
 from adapters.sources.sanitize import MalformedResponse
 
-
 # A character reference to what no XML document may hold (`&#xD800;`, `&#0;`, past U+10FFFF):
 # expat stops the document there, feedparser's lenient reader raises UnicodeEncodeError.
 _CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));")
@@ -68,7 +67,9 @@ def scan(data: bytes, wanted: frozenset[str]) -> XmlScan:
     except DefusedXmlException as exc:
         raise MalformedResponse(f"refused unsafe XML ({type(exc).__name__})") from exc
     except LookupError as exc:
-        raise MalformedResponse(f"declares a character encoding Python cannot read ({exc})") from None
+        raise MalformedResponse(
+            f"declares a character encoding Python cannot read ({exc})"
+        ) from None
     except ParseError as exc:
         if not root:
             raise MalformedResponse(f"not XML ({exc})") from exc
@@ -98,6 +99,8 @@ def refuse_entities(data: bytes) -> None:
     except DefusedXmlException as exc:
         raise MalformedResponse(f"refused unsafe XML ({type(exc).__name__})") from exc
     except LookupError as exc:  # `<?xml encoding="x-bogus"?>`: expat cannot check it, so refused
-        raise MalformedResponse(f"declares a character encoding Python cannot read ({exc})") from None
+        raise MalformedResponse(
+            f"declares a character encoding Python cannot read ({exc})"
+        ) from None
     except ParseError:
         pass

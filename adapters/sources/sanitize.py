@@ -80,7 +80,11 @@ def web_url(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     url = value.strip()
-    if len(url) > MAX_URL or clean(url) != url or not re.match(r"^https?://[^\s/?#]+[^\s<>\"]*$", url, re.IGNORECASE):
+    if (
+        len(url) > MAX_URL
+        or clean(url) != url
+        or not re.match(r"^https?://[^\s/?#]+[^\s<>\"]*$", url, re.IGNORECASE)
+    ):
         return None
     return url
 

@@ -46,9 +46,7 @@ class CommandHandler(SubscriptionCommands, PaperCommands, ChannelCommands):
         rest = command.text.strip()[len(name) :].strip()
         handler = getattr(self, f"_cmd_{name.replace('-', '_')}", None)
         if handler is None:
-            return _error(
-                f"Unknown command `{_shown(name)}`. Try `help` for the list of commands."
-            )
+            return _error(f"Unknown command `{_shown(name)}`. Try `help` for the list of commands.")
         if rest and name in NO_ARGUMENTS:
             return _error(f"`{name}` takes nothing after it (got `{_shown(rest)}`): type `{name}`.")
         if name in MANAGE_COMMANDS and not command.can_manage:

@@ -119,6 +119,14 @@ class Pipeline:
         A forced poll (`paperbot poll`, by hand) that fails records its error but leaves the
         source's backoff as it was: the running bot's schedule is not pushed back by it.
         """
+        try:
+            return await self._poll(name, force=force)
+        except Exception as exc:  # the source state itself cannot be read or written
+            message = f"{type(exc).__name__}: {exc}"[:500]
+            log.error("source %s: poll failed, its state could not be kept: %s", name, message)
+            return PollReport(name, [], error=message)
+
+    async def _poll(self, name: str, *, force: bool) -> PollReport:
         source = self.sources[name]
         state = await self.stores.sources.get(name)
         now = self.clock()
@@ -127,40 +135,19 @@ class Pipeline:
         try:
             result = await source.fetch(state.last_success_at, state.cursor)
         except Exception as exc:  # one source failing never stops the others
-            failures = state.failures + 1
-            backoff = min(self.max_backoff, self.poll_interval * 2 ** (failures - 1))
-            message = f"{type(exc).__name__}: {exc}"[:500]
-            self.metrics.polled(name, 0, failed=True)
             if isinstance(exc, SourceError):  # each feed's health, by hand or not
                 await record_urls(self.stores, self.chats, name, exc.urls, now)
-            if force:
-                log.warning("source %s failed: %s", name, message)
-                await self.stores.sources.save(
-                    replace(state, last_poll_at=now, last_error=message, last_error_at=now)
-                )
-                return PollReport(name, [], error=message)
-            log.warning(
-                "source %s failed (%d in a row), next try in %s: %s",
-                name,
-                failures,
-                backoff,
-                message,
+            return await self._failed(name, state, now, f"{type(exc).__name__}: {exc}", force)
+        try:
+            # New papers are stamped as they are stored (the store reads the clock), not when
+            # the fetch began: a digest that ran meanwhile has already closed its window on it.
+            new, updated, dropped = await self._store(name, result.papers, insert_new=True)
+            _, revised, dropped_updates = await self._store(name, result.updates, insert_new=False)
+        except Exception as exc:  # the store failed: the source is retried, backed off
+            return await self._failed(
+                name, state, now, f"storing its papers failed: {type(exc).__name__}: {exc}", force
             )
-            await self.stores.sources.save(
-                replace(
-                    state,
-                    last_poll_at=now,
-                    last_error=message,
-                    last_error_at=now,
-                    failures=failures,
-                    next_poll_at=now + backoff,
-                )
-            )
-            return PollReport(name, [], error=message)
-        # New papers are stamped as they are stored (the store reads the clock), not when the
-        # fetch began: a digest that ran meanwhile has already closed its window on that time.
-        stored = await self.stores.papers.upsert(result.papers, self.clock)
-        revised = await self.stores.papers.upsert(result.updates, self.clock, insert_new=False)
+        bad = result.bad_entries + dropped + dropped_updates
         await self.stores.sources.save(
             SourceState(
                 name=name,
@@ -170,29 +157,106 @@ class Pipeline:
                 last_error=state.last_error,
                 last_error_at=state.last_error_at,
                 failures=0,
-                last_count=len(stored.new),
-                bad_entries=state.bad_entries + result.bad_entries,
+                last_count=len(new),
+                bad_entries=state.bad_entries + bad,
                 next_poll_at=now + self.poll_interval,
             )
         )
-        self.metrics.polled(name, len(stored.new), failed=False)
+        self.metrics.polled(name, len(new), failed=False)
         await record_urls(self.stores, self.chats, name, result.urls, now)
-        if result.bad_entries:
-            log.warning("source %s: %d bad entries dropped", name, result.bad_entries)
+        if bad:
+            log.warning("source %s: %d bad entries dropped", name, bad)
         log.info(
             "source %s: %d new, %d updated%s",
             name,
-            len(stored.new),
-            stored.updated + revised.updated,
+            len(new),
+            updated + revised,
             " (not modified)" if result.not_modified else "",
         )
         return PollReport(
             name,
-            stored.new,
-            updated=stored.updated + revised.updated,
-            bad_entries=result.bad_entries,
+            new,
+            updated=updated + revised,
+            bad_entries=bad,
             not_modified=result.not_modified,
         )
+
+    async def _store(
+        self, name: str, papers: Sequence[Paper], *, insert_new: bool
+    ) -> tuple[list[Paper], int, int]:
+        """Store one poll's papers: (new, updated, dropped). If the batch fails, each paper is
+        stored alone, so one the store refuses is dropped (and logged) and the rest kept; raises
+        when not one could be stored (then the store, not an entry, is failing)."""
+        if not papers:
+            return [], 0, 0
+        try:
+            stored = await self.stores.papers.upsert(papers, self.clock, insert_new=insert_new)
+            return list(stored.new), stored.updated, 0
+        except Exception as exc:
+            if len(papers) == 1:
+                raise
+            log.warning(
+                "source %s: storing %d papers at once failed (%s: %s); storing them one by one",
+                name,
+                len(papers),
+                type(exc).__name__,
+                str(exc)[:200],
+            )
+        new: list[Paper] = []
+        updated = dropped = 0
+        failure: Exception | None = None
+        for paper in papers:
+            try:
+                one = await self.stores.papers.upsert([paper], self.clock, insert_new=insert_new)
+            except Exception as exc:
+                failure = exc
+                dropped += 1
+                log.warning(
+                    "source %s: dropped %s: the store refused it (%s: %s)",
+                    name,
+                    paper.id[:120],
+                    type(exc).__name__,
+                    str(exc)[:200],
+                )
+                continue
+            new.extend(one.new)
+            updated += one.updated
+        if failure is not None and dropped == len(papers):
+            raise failure
+        return new, updated, dropped
+
+    async def _failed(
+        self, name: str, state: SourceState, now: datetime, error: str, force: bool
+    ) -> PollReport:
+        """Record a failed poll: counted, backed off (unless forced), shown in `paperbot status`."""
+        failures = state.failures + 1
+        backoff = min(self.max_backoff, self.poll_interval * 2 ** (failures - 1))
+        message = error[:500]
+        self.metrics.polled(name, 0, failed=True)
+        if force:
+            log.warning("source %s failed: %s", name, message)
+            await self.stores.sources.save(
+                replace(state, last_poll_at=now, last_error=message, last_error_at=now)
+            )
+            return PollReport(name, [], error=message)
+        log.warning(
+            "source %s failed (%d in a row), next try in %s: %s",
+            name,
+            failures,
+            backoff,
+            message,
+        )
+        await self.stores.sources.save(
+            replace(
+                state,
+                last_poll_at=now,
+                last_error=message,
+                last_error_at=now,
+                failures=failures,
+                next_poll_at=now + backoff,
+            )
+        )
+        return PollReport(name, [], error=message)
 
     async def poll_all(self, *, force: bool = False) -> list[PollReport]:
         """Poll every source concurrently."""

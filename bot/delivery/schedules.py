@@ -62,9 +62,7 @@ def zone(name: str) -> ZoneInfo:
     if name.lower() in lowered:
         return ZoneInfo(lowered[name.lower()])
     # No zone name is longer than ~32 characters: a longer text gets no (slow) suggestion.
-    close = (
-        difflib.get_close_matches(name, _zones(), n=1, cutoff=0.6) if len(name) <= 64 else []
-    )
+    close = difflib.get_close_matches(name, _zones(), n=1, cutoff=0.6) if len(name) <= 64 else []
     hint = f" (did you mean {close[0]}?)" if close else " (use an IANA name like Europe/Berlin)"
     raise ScheduleError(f"unknown time zone '{excerpt(name)}'{hint}")
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 import difflib
 import operator
 import re
-from bot.inbound import excerpt
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.inbound import excerpt
 from bot.query.text import fold_text, plural_key, words
 
 MAX_LENGTH = 256
@@ -284,7 +284,9 @@ def _lex_word(word: str, column: int) -> list[_Token]:
     rest = word[prefix.end() :]
     tokens = [_Token("field", name, column)]
     if rest.startswith("-"):
-        raise QueryError(f"put '-' before the field to exclude, e.g. -{name}:{excerpt(rest[1:])}", column)
+        raise QueryError(
+            f"put '-' before the field to exclude, e.g. -{name}:{excerpt(rest[1:])}", column
+        )
     inner = _FIELD_PREFIX.match(rest)
     if inner and _ALIASES.get(inner.group(1).lower(), inner.group(1).lower()) in FIELDS:
         raise QueryError(
