@@ -8,22 +8,14 @@ from collections.abc import Callable
 
 from adapters.slack.chat import SlackChat
 from bot.stores import Stores
-from tests.slack_standin import SlackStandin, signed_headers, slash_command_body
 from tests import test_slack_http as _http
+from tests.slack_standin import SlackStandin, signed_headers, slash_command_body
 from tests.test_slack_http import NOW, SECRET, Commands, send
 
 # The Slack HTTP tests' fixtures: a Slack stand-in, a recording core, and SlackChats started on it.
 slack = _http.slack
 commands = _http.commands
 start = _http.start
-    NOW,
-    SECRET,
-    Commands,
-    commands,
-    send,
-    slack,
-    start,
-)
 
 
 async def _post(chat: SlackChat, body: str, headers: dict[str, str]) -> tuple[int, str]:
