@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from adapters.sources.arxiv_parse import parse_api_feed, parse_rss_listing
@@ -271,6 +271,8 @@ LAYER: dict[str, Callable[[bytes], bytes]] = {
     zeros=st.booleans(),
     seed=st.integers(0, 2**32),
 )
+# Found by a long run: deflate of 19,985 random bytes is a little larger than the cap of 20,000.
+@example(layers=["deflate", "deflate"], size=19_985, zeros=False, seed=0)
 def test_compressed_bodies_of_every_layering_are_bounded_by_the_cap(
     layers: list[str], size: int, zeros: bool, seed: int
 ) -> None:

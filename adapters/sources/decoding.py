@@ -2,8 +2,8 @@
 
 httpx inflates each chunk whole, and each layer of `Content-Encoding: gzip, gzip` whole again:
 1,831 bytes on the wire became gigabytes before a cap on the decoded chunks could see them.
-Here every layer is asked for at most what is left of the budget (zlib's `max_length`), so no
-layer ever holds more than the cap, whatever the nesting.
+Here every layer is asked for at most what is left of its budget (zlib's `max_length`): the
+decoded body never passes the cap, and no layer before it twice the cap, whatever the nesting.
 """
 
 from __future__ import annotations
@@ -67,17 +67,17 @@ class BoundedDecoder:
     `limit` decoded bytes; the decoded body is at most `limit` bytes or TooLarge is raised."""
 
     def __init__(self, encodings: Sequence[str], limit: int) -> None:
+        names = [raw.strip().lower() for raw in reversed(encodings)]
+        names = [name for name in names if name not in ("", "identity")]
         self._layers: list[_Inflate] = []
-        for raw in reversed(encodings):
-            name = raw.strip().lower()
-            if name in ("", "identity"):
-                continue
-            if name in ("gzip", "x-gzip"):
-                self._layers.append(_Inflate("gzip", limit))
-            elif name == "deflate":
-                self._layers.append(_Inflate("deflate", limit))
-            else:
+        for index, name in enumerate(names):
+            if name not in ("gzip", "x-gzip", "deflate"):
                 raise UndecodableBody(f"Content-Encoding {name[:40]!r} is not supported")
+            # A layer before the last holds compressed data, which may be a little larger than
+            # what it decodes to (incompressible data gains a few bytes a block): twice the cap
+            # for those, so a body within the cap is never refused for its wrapping.
+            budget = limit if index == len(names) - 1 else 2 * limit + 1024
+            self._layers.append(_Inflate("deflate" if name == "deflate" else "gzip", budget))
         self._limit = limit
         self._size = 0
 
