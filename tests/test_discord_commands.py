@@ -430,3 +430,12 @@ async def test_the_tree_can_be_inspected_without_connecting() -> None:
     assert group.name == "papers"
     assert {c.name for c in group.commands} == SUBCOMMANDS
     await chat.stop()
+
+
+async def test_a_payload_with_unreadable_text_reaches_the_core_cleaned(
+    standin: DiscordStandIn, start: Start, handler: Handler
+) -> None:
+    # Discord's JSON may carry a lone surrogate (`"\udcff"`) or a control character.
+    await start()
+    await answer(standin, interaction_payload("subscribe", {"query": "diffusion\udcff\x00"}))
+    assert [c.text for c in handler.commands] == ["subscribe diffusion\ufffd\ufffd"]
