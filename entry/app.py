@@ -131,9 +131,7 @@ async def open_app(
         built_chats = (
             dict(chats)
             if chats is not None
-            else build_chats(
-                settings, console, health, served, unsubscribe.tokens, stores.seen
-            )
+            else build_chats(settings, console, health, served, unsubscribe.tokens, stores.seen)
         )
         for chat in built_chats.values():  # (stop is idempotent: the runner may have stopped them)
             opened.push_async_callback(_stop_chat, chat)

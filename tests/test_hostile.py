@@ -194,7 +194,7 @@ async def test_a_store_failure_is_a_source_failure_with_backoff(stores, clock, s
     broken = replace(stores, papers=FailingPapers(stores.papers, lambda s: bool(s)))
     pipe = Pipeline(broken, {"list": source}, {}, clock)
 
-    report = await pipe.poll("list", force=True)  # never raises: no job's unhandled exception
+    report = await pipe.poll("list")  # as the scheduler polls: never raises
 
     assert report.error and "storing its papers failed: OSError: disk I/O error" in report.error
     state = await stores.sources.get("list")
