@@ -11,8 +11,8 @@ from storage.deliveries import DeliveryRepository
 from storage.locks import AdvisoryLocks, ProcessLocks
 from storage.papers import PaperRepository
 from storage.retention import RetentionRepository
-from storage.source_urls import SourceUrlRepository
 from storage.seen import SeenRequestRepository
+from storage.source_urls import SourceUrlRepository
 from storage.sources import SourceStateRepository
 
 __all__ = ["DatabaseError", "DuplicateSubscription", "build_stores", "open_database", "ping"]
