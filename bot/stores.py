@@ -10,6 +10,7 @@ from typing import Protocol
 
 from bot.models import Channel, ChannelRef, Paper, Schedule, Subscription
 from bot.ports import Clock
+from bot.query.language import Query
 
 
 class DuplicateSubscription(Exception):
@@ -103,6 +104,13 @@ class UpsertOutcome(Protocol):
     updated: int
 
 
+class RankedIds(Protocol):
+    """A query's matches in a window as the store ranked them: how many, and the best ids."""
+
+    total: int
+    ids: list[str]
+
+
 class PaperStore(Protocol):
     """Stored papers."""
 
@@ -115,6 +123,12 @@ class PaperStore(Protocol):
         self, start: datetime | None, clock: Clock
     ) -> tuple[list[Paper], datetime]: ...
     async def count(self) -> int: ...
+    async def ranked(
+        self, query: Query, start: datetime, end: datetime, limit: int
+    ) -> RankedIds | None: ...
+    async def candidates(self, query: Query, start: datetime, end: datetime) -> list[str]: ...
+    async def load(self, ids: Sequence[str]) -> list[Paper]: ...
+    async def from_source(self, source: str, start: datetime, end: datetime) -> list[Paper]: ...
 
 
 class ChannelStore(Protocol):

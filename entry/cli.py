@@ -317,7 +317,7 @@ def search(
         except QueryError as exc:
             raise Failure(f"bad query: {exc}") from None
         async with open_app(_settings()) as app:
-            found = (await app.pipeline.search(parsed, days))[:limit]
+            found = (await app.pipeline.find(parsed, days, limit)).matches
             if as_json:
                 out.print_json(json.dumps([_match_json(m) for m in found]))
                 return

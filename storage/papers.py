@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.models import Paper
 from bot.ports import Clock
 from storage.db import is_sqlite
-from storage.tables import paper_traces, papers
+from storage.paper_search import COLUMNS, PaperSearch, read_papers
+from storage.tables import paper_terms, paper_traces, papers
 
 _CHUNK = 500
 
@@ -76,7 +77,7 @@ class UpsertResult:
 _STORE_GATE = 0x7061_7065_7273  # "papers"
 
 
-class PaperRepository:
+class PaperRepository(PaperSearch):
     """Papers in the database.
 
     Storing new papers and reading a digest's window pass one gate, and both take the time
@@ -142,6 +143,14 @@ class PaperRepository:
                         continue
                     paper = replace(seen, first_seen=now)
                     await conn.execute(papers.insert().values(**_values(paper), updated_at=now))
+                    await conn.execute(
+                        paper_terms.insert().values(
+                            paper_id=pid,
+                            first_seen=now,
+                            upvotes=paper.upvotes,
+                            terms=self._terms(paper),
+                        )
+                    )
                     new.append(paper)
                     continue
                 merged = old.merged_with(seen)
@@ -151,6 +160,7 @@ class PaperRepository:
                     await conn.execute(
                         papers.update().where(papers.c.id == pid).values(**values, updated_at=now)
                     )
+                    await self._reindex(conn, old, merged)
                     updated += 1
         return UpsertResult(new=new, updated=updated)
 
@@ -193,11 +203,12 @@ class PaperRepository:
 
     @staticmethod
     async def _between(conn: AsyncConnection, start: datetime | None, end: datetime) -> list[Paper]:
-        query = select(papers).where(papers.c.first_seen <= end)
-        if start is not None:
-            query = query.where(papers.c.first_seen > start)
-        rows = await conn.execute(query.order_by(papers.c.first_seen, papers.c.id))
-        return [paper_from_row(row) for row in rows]
+        after = "" if start is None else " AND first_seen > :start"
+        sql = (
+            f"SELECT {COLUMNS} FROM papers WHERE first_seen <= :end{after} ORDER BY first_seen, id"
+        )
+        params: dict[str, Any] = {"end": end} if start is None else {"end": end, "start": start}
+        return await read_papers(conn, sql, params)
 
     async def count(self) -> int:
         """How many papers are stored."""

@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -73,6 +74,29 @@ papers = Table(
     Column("ai_summary", Text),
     Column("ai_keywords", JSON, nullable=False, default=list),
     Index("ix_papers_first_seen", "first_seen"),
+)
+
+# Each paper's index tokens (storage.text_index), kept by the papers repository, in step with
+# `papers` (a paper's row goes with it). SQLite indexes `terms` in the FTS5 table `paper_fts`
+# (external content, made and kept by triggers of migration 0004); PostgreSQL holds a tsvector
+# with a GIN index. `doc` is the index's document number, stable (VACUUM renumbers only rowids
+# of tables without an INTEGER PRIMARY KEY); first_seen and upvotes are copied from the paper so
+# windows are counted and ranked here, and only the papers shown are read from `papers`.
+paper_terms = Table(
+    "paper_terms",
+    metadata,
+    Column("doc", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "paper_id",
+        String(300),
+        ForeignKey("papers.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("upvotes", Integer),
+    Column("terms", Text().with_variant(TSVECTOR(), "postgresql"), nullable=False),
+    Index("ix_paper_terms_first_seen_doc", "first_seen", "doc"),
 )
 
 channels = Table(

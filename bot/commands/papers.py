@@ -41,13 +41,13 @@ class PaperCommands(CommandBase):
             query = parse(rest)
         except QueryError as exc:
             return _query_error(exc, rest)
-        found = await self.pipeline.search(query, SEARCH_DAYS)
-        if not found:
+        found = await self.pipeline.find(query, SEARCH_DAYS, SEARCH_LIMIT)
+        if not found.total:
             return Reply(f"No paper of the last {SEARCH_DAYS} days matches `{query.canonical}`.")
-        shown = found[:SEARCH_LIMIT]
+        shown = found.matches
         return Reply(
-            f"{n_papers(len(found))} of the last {SEARCH_DAYS} days match `{query.canonical}`"
-            + (f"; the best {len(shown)}:" if len(shown) < len(found) else ":"),
+            f"{n_papers(found.total)} of the last {SEARCH_DAYS} days match `{query.canonical}`"
+            + (f"; the best {len(shown)}:" if len(shown) < found.total else ":"),
             matches=tuple(shown),
         )
 
@@ -69,6 +69,5 @@ class PaperCommands(CommandBase):
             except Exception as exc:
                 log.warning("live trending failed, using stored papers: %s", exc)
         now = self.clock()
-        papers = await self.stores.papers.seen_between(now - timedelta(hours=36), now)
-        daily = [p for p in papers if "huggingface" in p.sources]
+        daily = await self.stores.papers.from_source("huggingface", now - timedelta(hours=36), now)
         return sorted(daily, key=lambda p: (-(p.upvotes or 0), p.id))

@@ -58,20 +58,20 @@ class SubscriptionCommands(CommandBase):
             except DuplicateSubscription as dup:  # (subscribed meanwhile, by another process)
                 return _duplicate(dup.existing, query)
             self.pipeline.book.add(sub)
-        found = await self.pipeline.search(query, SUBSCRIBE_PREVIEW_DAYS)
+        found = await self.pipeline.find(query, SUBSCRIBE_PREVIEW_DAYS, 3)
         head = f"Subscribed to `{query.canonical}` (#{sub.id})."
-        if not found:
+        if not found.total:
             return Reply(f"{head} No stored paper of the last 7 days matches it yet.")
         return Reply(
-            f"{head} It would have matched {n_papers(len(found))} of the last 7 days; "
+            f"{head} It would have matched {n_papers(found.total)} of the last 7 days; "
             + (
                 "the top 3:"
-                if len(found) > 3
+                if found.total > 3
                 else "here it is:"
-                if len(found) == 1
+                if found.total == 1
                 else "here they are:"
             ),
-            matches=tuple(found[:3]),
+            matches=tuple(found.matches),
         )
 
     async def _cmd_unsubscribe(self, command: Command, rest: str) -> Reply:

@@ -78,6 +78,18 @@ class Round:
     delivered: Mapping[str, Set[str]] = field(default_factory=dict)  # channel -> paper ids
 
 
+@dataclass(frozen=True)
+class Found:
+    """A search's answer: how many papers match, and the best of them (best first)."""
+
+    total: int
+    matches: list[Match]
+
+
+def _found(matches: list[Match], limit: int) -> Found:
+    return Found(len(matches), matches[:limit])
+
+
 class NoChatForPlatform(Exception):
     """A channel on a platform that is not configured in this process."""
 
@@ -310,8 +322,33 @@ class Pipeline:
             )
         return [m for m in matches if m.paper.id not in done]
 
+    async def find(self, query: Query, days: float, limit: int) -> Found:
+        """How many stored papers first seen in the last `days` match `query`, and the best
+        `limit` of them: what `search` returns, read through the store's text index.
+
+        The index counts and ranks the matches and only the papers shown are read and explained;
+        when it cannot decide the query alone (a wildcard on words) it finds the candidates and
+        the evaluator decides each.
+        """
+        now = self.clock()
+        start = now - timedelta(days=days)
+        ranked = await self.stores.papers.ranked(query, start, now, limit)
+        if ranked is not None:
+            papers = {p.id: p for p in await self.stores.papers.load(ranked.ids)}
+            shown = [papers[pid] for pid in ranked.ids if pid in papers]
+            matches = _search(query, shown)
+            if [m.paper.id for m in matches] == ranked.ids:
+                return Found(ranked.total, matches)
+            # The index and the evaluator disagree (a paper changed in between?): read it all.
+            log.warning("index and evaluator disagree on %r; searching the window", query.text)
+            return _found(await self.search(query, days), limit)
+        ids = await self.stores.papers.candidates(query, start, now)
+        papers = await self.stores.papers.load(ids)
+        return _found(await asyncio.to_thread(_search, query, papers), limit)
+
     async def search(self, query: Query, days: float) -> list[Match]:
-        """Stored papers first seen in the last `days` that match `query`, best first."""
+        """Stored papers first seen in the last `days` that match `query`, best first (every
+        paper of the window read and explained: `find` is the fast way)."""
         now = self.clock()
         papers = await self.stores.papers.seen_between(now - timedelta(days=days), now)
         # A month of papers takes seconds to read: not on the event loop, where it would hold up
@@ -324,7 +361,9 @@ class Pipeline:
         channel = await self.stores.channels.get(ref)
         if channel is None:
             return Digest(channel=ref, items=(), title=digest_title(now))
-        await self.sync_subscriptions()
+        # This channel's subscriptions only: reading every channel's each time made a preview
+        # as slow as the number of subscriptions in the database.
+        self.book.sync_channel(ref, await self.stores.channels.subscriptions(ref))
         return build_digest(
             channel,
             await self.unposted_matches(channel, now),

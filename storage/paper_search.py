@@ -1,0 +1,228 @@
+"""Reading stored papers fast: a query window's matches through the text index, ranked and
+counted in the database; rows turned into papers off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, cast, text
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.models import Paper
+from bot.query.language import Query
+from storage.tables import UTCDateTime, paper_terms
+from storage.text_index import (
+    Params,
+    PostgresRenderer,
+    SqliteRenderer,
+    Translation,
+    postgres_terms,
+    sqlite_terms,
+    translate,
+)
+
+_CHUNK = 500
+COLUMNS = (
+    "id, title, abstract, authors, url, pdf_url, code_url, project_url, categories, upvotes, "
+    "comments, published, first_seen, sources, ai_summary, ai_keywords"
+)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A query's matches in a window, as the database ranked them: how many, and the best."""
+
+    total: int
+    ids: list[str]  # the best `limit`, best first (digest order: title, upvotes, newest, id)
+
+
+def _when(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _items(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return tuple(json.loads(value) if isinstance(value, str) else value)
+
+
+def paper_from_raw(row: Any) -> Paper:
+    """A row of COLUMNS as read without SQLAlchemy's type processing, as a Paper."""
+    return Paper(
+        id=row[0],
+        title=row[1],
+        abstract=row[2] or "",
+        authors=_items(row[3]),
+        url=row[4] or "",
+        pdf_url=row[5],
+        code_url=row[6],
+        project_url=row[7],
+        categories=_items(row[8]),
+        upvotes=row[9],
+        comments=row[10],
+        published=_when(row[11]),
+        first_seen=_when(row[12]),
+        sources=_items(row[13]),
+        ai_summary=row[14],
+        ai_keywords=_items(row[15]),
+    )
+
+
+async def read_papers(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> list[Paper]:
+    """Papers selected by `sql` (over COLUMNS), made into Papers in a worker thread: a month
+    of rows takes long enough to hold up every other command on the event loop."""
+    statement = text(sql).bindparams(
+        *(bindparam(k, type_=UTCDateTime()) for k, v in params.items() if isinstance(v, datetime))
+    )
+    rows = (await conn.execute(statement, params)).all()
+    if len(rows) < 50:
+        return [paper_from_raw(row) for row in rows]
+    return await asyncio.to_thread(lambda: [paper_from_raw(row) for row in rows])
+
+
+class PaperSearch:
+    """The read side of the papers repository (mixed into PaperRepository)."""
+
+    engine: AsyncEngine
+
+    @property
+    def _sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def _terms(self, paper: Paper) -> Any:
+        """The paper's index tokens as the backend stores them."""
+        if self._sqlite:
+            return sqlite_terms(paper)
+        return cast(postgres_terms(paper), TSVECTOR)
+
+    async def _reindex(self, conn: AsyncConnection, old: Paper, new: Paper) -> None:
+        """Keep a paper's tokens and copied columns in step with its merged record."""
+        values: dict[str, Any] = {"upvotes": new.upvotes}
+        if (old.title, old.abstract, old.authors, old.categories) != (
+            new.title,
+            new.abstract,
+            new.authors,
+            new.categories,
+        ):
+            values["terms"] = self._terms(new)
+        elif old.upvotes == new.upvotes:
+            return
+        done = await conn.execute(
+            paper_terms.update().where(paper_terms.c.paper_id == new.id).values(**values)
+        )
+        if not done.rowcount and old.first_seen is not None:  # (a row the index never had)
+            await conn.execute(
+                paper_terms.insert().values(
+                    paper_id=new.id,
+                    first_seen=old.first_seen,
+                    upvotes=new.upvotes,
+                    terms=self._terms(new),
+                )
+            )
+
+    def _where(self, found: Translation, params: Params) -> tuple[str, str]:
+        """The SQL conditions of a translated query: its match, and its title flag."""
+        renderer = SqliteRenderer(params) if self._sqlite else PostgresRenderer(params)
+        return renderer.sql(found.match), renderer.sql(found.in_title)
+
+    async def _window(
+        self, conn: AsyncConnection, start: datetime, end: datetime, params: Params
+    ) -> bool:
+        """Bind the window (and, on SQLite, the first document number in it); False if empty."""
+        params.values.update(start=start, end=end)
+        if not self._sqlite:
+            return True
+        lo = (
+            await conn.execute(
+                text(
+                    "SELECT min(doc) FROM paper_terms WHERE first_seen > :start "
+                    "AND first_seen <= :end"
+                ).bindparams(
+                    bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
+                ),
+                {"start": start, "end": end},
+            )
+        ).scalar()
+        params.values["lo"] = lo
+        return lo is not None
+
+    def _statement(self, sql: str, params: Params) -> Any:
+        return text(sql).bindparams(
+            bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
+        )
+
+    async def ranked(
+        self, query: Query, start: datetime, end: datetime, limit: int
+    ) -> Ranked | None:
+        """The papers first seen in (start, end] that match `query`, counted and ranked by the
+        database; None when the index cannot decide the query alone (a wildcard on words)."""
+        found = translate(query)
+        if not found.exact:
+            return None
+        params = Params()
+        match, in_title = self._where(found, params)
+        order_id = "d.paper_id" if self._sqlite else 'd.paper_id COLLATE "C"'
+        params.values["limit"] = limit
+        sql = (
+            "SELECT d.paper_id, count(*) OVER () FROM paper_terms d "
+            f"WHERE d.first_seen > :start AND d.first_seen <= :end AND ({match}) "
+            f"ORDER BY CASE WHEN ({in_title}) THEN 1 ELSE 0 END DESC, "
+            f"coalesce(d.upvotes, 0) DESC, d.first_seen DESC, {order_id} LIMIT :limit"
+        )
+        async with self.engine.connect() as conn:
+            if not await self._window(conn, start, end, params):
+                return Ranked(0, [])
+            rows = (await conn.execute(self._statement(sql, params), params.values)).all()
+        return Ranked(rows[0][1] if rows else 0, [row[0] for row in rows])
+
+    async def candidates(self, query: Query, start: datetime, end: datetime) -> list[str]:
+        """Ids of the papers first seen in (start, end] that may match `query`: every one that
+        does, and (for a wildcard on words) some that the evaluator will turn down."""
+        params = Params()
+        match, _ = self._where(translate(query), params)
+        sql = (
+            "SELECT d.paper_id FROM paper_terms d "
+            f"WHERE d.first_seen > :start AND d.first_seen <= :end AND ({match})"
+        )
+        async with self.engine.connect() as conn:
+            if not await self._window(conn, start, end, params):
+                return []
+            return list((await conn.execute(self._statement(sql, params), params.values)).scalars())
+
+    async def load(self, ids: Sequence[str]) -> list[Paper]:
+        """Stored papers by id, in no particular order, made into Papers off the event loop."""
+        out: list[Paper] = []
+        async with self.engine.connect() as conn:
+            for i in range(0, len(ids), _CHUNK):
+                chunk = list(ids[i : i + _CHUNK])
+                names = {f"i{n}": pid for n, pid in enumerate(chunk)}
+                marks = ", ".join(f":{name}" for name in names)
+                out += await read_papers(
+                    conn, f"SELECT {COLUMNS} FROM papers WHERE id IN ({marks})", names
+                )
+        return out
+
+    async def from_source(self, source: str, start: datetime, end: datetime) -> list[Paper]:
+        """Papers first seen in (start, end] that `source` sighted."""
+        has = (
+            "EXISTS (SELECT 1 FROM json_each(papers.sources) WHERE json_each.value = :source)"
+            if self._sqlite
+            else "jsonb_exists(CAST(papers.sources AS jsonb), :source)"
+        )
+        sql = (
+            f"SELECT {COLUMNS} FROM papers WHERE first_seen > :start AND first_seen <= :end "
+            f"AND {has}"
+        )
+        async with self.engine.connect() as conn:
+            return await read_papers(conn, sql, {"start": start, "end": end, "source": source})

@@ -1,0 +1,342 @@
+"""The stored papers' text index: each paper's keys as tokens, and queries as index look-ups.
+
+A paper is indexed as the matcher reads it (bot.query.text): every key of its title, abstract
+and authors, and every folded category, each token led by a letter naming its field (`t`itle,
+`a`bstract, a`u`thor, `c`ategory) and `x` between fields and authors, so no phrase crosses
+them. SQLite keeps the tokens in an FTS5 table (the `ascii` tokenizer splits them exactly on
+the spaces written here); PostgreSQL in a tsvector with their positions. A query becomes a
+boolean expression over those tokens (and the upvotes column): exact for words, phrases,
+categories, upvotes and their AND / OR / NOT; a superset for wildcards on words (keys are
+plural-folded, wildcards match words), which the evaluator then settles paper by paper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import count
+
+from bot.models import Paper
+from bot.query.evaluate import CompiledTerm, Compiler
+from bot.query.language import Query, Upvotes
+from bot.query.text import SEP, fold_text, tokenize, tokenize_parts
+
+_LEAD = {"title": "t", "abstract": "a", "authors": "u", "categories": "c"}
+GAP = "x"  # between fields and authors: no query token is a bare `x`
+_MAX_POSITION = 16383  # PostgreSQL's last position
+_MAX_POSITIONS = 255  # PostgreSQL keeps at most 256 positions of one lexeme
+
+
+def _category_token(name: str) -> str:
+    """A category as one token: its folded name in hex (a prefix of the name is a prefix of it)."""
+    return "c" + name.encode().hex()
+
+
+def paper_tokens(paper: Paper) -> Iterator[str]:
+    """The paper's index tokens, in text order."""
+    for field, tokens in (
+        ("title", tokenize(paper.title)),
+        ("abstract", tokenize(paper.abstract)),
+        ("authors", tokenize_parts(paper.authors, ", ")),
+    ):
+        lead = _LEAD[field]
+        for key in tokens.keys:
+            yield GAP if key == SEP else lead + key
+        yield GAP
+    for name in paper.categories:
+        yield _category_token(" ".join(fold_text(name).split()))
+        yield GAP
+
+
+def sqlite_terms(paper: Paper) -> str:
+    """What the FTS5 table indexes for `paper`."""
+    return " ".join(paper_tokens(paper))
+
+
+def postgres_terms(paper: Paper) -> str:
+    """The paper's tsvector, written out (lexemes are letters and digits: nothing to escape)."""
+    positions: dict[str, list[int]] = {}
+    for position, token in enumerate(paper_tokens(paper), start=1):
+        if token == GAP:
+            continue
+        places = positions.setdefault(token, [])
+        if len(places) < _MAX_POSITIONS:
+            places.append(min(position, _MAX_POSITION))
+    return " ".join(
+        f"'{token}':{','.join(map(str, dict.fromkeys(places)))}"
+        for token, places in positions.items()
+    )
+
+
+# --- queries as expressions over the index ------------------------------------------------
+
+# ("tok", token) | ("phrase", tokens) | ("prefix", token) : look-ups in the index
+# ("up", Upvotes) : the upvotes column | ("and" | "or", items) | ("not", item) | ("true",) | ("false",)
+Expr = tuple
+
+TRUE: Expr = ("true",)
+FALSE: Expr = ("false",)
+
+
+def _any(items: list[Expr]) -> Expr:
+    return items[0] if len(items) == 1 else ("or", tuple(items))
+
+
+def _all(items: list[Expr]) -> Expr:
+    return items[0] if len(items) == 1 else ("and", tuple(items))
+
+
+def _key_superset(lead: str, prefix: str) -> Expr:
+    """Keys of words starting with `prefix`: a plural key keeps all but at most three of its
+    word's last letters (and may end in `y`), so it starts with the prefix or is one of these."""
+    items: list[Expr] = [("prefix", lead + prefix)]
+    for cut in (1, 2, 3):
+        stem = prefix[:-cut]
+        if stem:
+            items += [("tok", lead + stem), ("tok", lead + stem + "y")]
+    return _any(items)
+
+
+def _term(term: CompiledTerm, fields: tuple[str, ...]) -> tuple[Expr, bool]:
+    """The look-up of a term in `fields`, and whether it is exact."""
+    if term.scope == "cat":
+        value, prefix = term.parts[0]
+        token = _category_token(value)
+        return (("prefix", token) if prefix else ("tok", token)), True
+    per_field: list[Expr] = []
+    exact = True
+    for field in fields:
+        lead = _LEAD[field]
+        if not any(prefix for _, prefix in term.parts):
+            tokens = tuple(lead + key for key, _ in term.parts)
+            per_field.append(("tok", tokens[0]) if len(tokens) == 1 else ("phrase", tokens))
+            continue
+        exact = False
+        per_field.append(
+            _all(
+                [
+                    _key_superset(lead, key) if prefix else ("tok", lead + key)
+                    for key, prefix in term.parts
+                ]
+            )
+        )
+    return _any(per_field), exact
+
+
+@dataclass(frozen=True)
+class Translation:
+    """A query as index look-ups: `match` holds for every paper the query matches (for every
+    paper and no other when `exact`); `in_title` for a matching paper, whether one of the
+    terms its match reports is in the title (title matches rank first)."""
+
+    match: Expr
+    in_title: Expr
+    exact: bool
+
+
+def translate(query: Query) -> Translation:
+    """The index look-ups of `query`."""
+    node = Compiler().compile(query.root)
+    inexact: list[bool] = []
+
+    def match(node: tuple, superset: bool) -> Expr:
+        """`node` as an expression: a superset of its papers, or a subset (under a NOT)."""
+        kind, payload = node
+        if kind in ("word", "term"):
+            expr, exact = _term(payload, payload.fields)
+            if exact:
+                return expr
+            inexact.append(True)
+            return expr if superset else FALSE
+        if kind == "upvotes":
+            return ("up", payload)
+        if kind == "not":
+            return ("not", match(payload, not superset))
+        items = [match(item, superset) for item in payload]
+        return ("and" if kind == "and" else "or", tuple(items))
+
+    def in_title(node: tuple) -> Expr:
+        kind, payload = node
+        if kind in ("word", "term"):
+            if "title" not in payload.fields:
+                return FALSE
+            return _term(payload, ("title",))[0]
+        if kind in ("upvotes", "not"):
+            return FALSE
+        if kind == "and":
+            return _any([in_title(item) for item in payload])
+        return _any([("and", (match(item, True), in_title(item))) for item in payload])
+
+    found = match(node, True)
+    title = in_title(node)
+    return Translation(simplify(found), simplify(title), not inexact)
+
+
+def simplify(expr: Expr) -> Expr:
+    """`expr` with constants folded away."""
+    kind = expr[0]
+    if kind == "not":
+        inner = simplify(expr[1])
+        return FALSE if inner == TRUE else TRUE if inner == FALSE else ("not", inner)
+    if kind not in ("and", "or"):
+        return expr
+    absorbing, neutral = (FALSE, TRUE) if kind == "and" else (TRUE, FALSE)
+    items = []
+    for item in map(simplify, expr[1]):
+        if item == absorbing:
+            return absorbing
+        if item != neutral:
+            items.append(item)
+    if not items:
+        return neutral
+    return items[0] if len(items) == 1 else (kind, tuple(items))
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+class Params:
+    """Bound parameters of one SQL statement, named as they are added."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+        self._ids = count()
+
+    def add(self, value: object) -> str:
+        """A placeholder for `value`."""
+        name = f"p{next(self._ids)}"
+        self.values[name] = value
+        return f":{name}"
+
+
+def _upvotes_sql(up: Upvotes, params: Params, column: str) -> str:
+    low, high = up.bounds()
+    parts = []
+    if low is not None:
+        parts.append(f"coalesce({column}, 0) >= {params.add(low)}")
+    if high is not None:
+        parts.append(f"coalesce({column}, 0) <= {params.add(high)}")
+    return " AND ".join(parts) or "1 = 1"
+
+
+def _searchable(expr: Expr) -> bool:
+    """Whether the index alone can decide `expr` (no upvotes, no constants)."""
+    kind = expr[0]
+    if kind in ("tok", "phrase", "prefix"):
+        return True
+    if kind == "not":
+        return _searchable(expr[1])
+    if kind in ("and", "or"):
+        return all(map(_searchable, expr[1]))
+    return False
+
+
+class SqliteRenderer:
+    """Expressions as SQL over `paper_terms d` and its FTS5 table `paper_fts`.
+
+    FTS5 has no NOT of its own (only `a NOT b`): a NOT whose sibling is no look-up becomes a
+    SQL NOT around the look-up. `:lo` bounds the documents read to those of the window.
+    """
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+
+    def fts(self, expr: Expr) -> str | None:
+        """`expr` as one FTS5 query, if it can be one."""
+        kind = expr[0]
+        if kind == "tok":
+            return f'"{expr[1]}"'
+        if kind == "phrase":
+            return '"' + " ".join(expr[1]) + '"'
+        if kind == "prefix":
+            return f'"{expr[1]}" *'
+        if kind == "or":
+            items = [self.fts(item) for item in expr[1]]
+            return None if None in items else "(" + " OR ".join(items) + ")"  # type: ignore[arg-type]
+        if kind == "and":
+            positive, negative = [], []
+            for item in expr[1]:
+                inner = item[1] if item[0] == "not" else item
+                text = self.fts(inner)
+                if text is None:
+                    return None
+                (negative if item[0] == "not" else positive).append(text)
+            if not positive:
+                return None
+            return "(" + " AND ".join(positive) + "".join(f" NOT {n}" for n in negative) + ")"
+        return None
+
+    def sql(self, expr: Expr) -> str:
+        """`expr` as a SQL condition."""
+        kind = expr[0]
+        text = self.fts(expr)
+        if text is not None:
+            return (
+                "d.doc IN (SELECT rowid FROM paper_fts WHERE paper_fts MATCH "
+                f"{self.params.add(text)} AND rowid >= :lo)"
+            )
+        if kind == "true":
+            return "1 = 1"
+        if kind == "false":
+            return "1 = 0"
+        if kind == "up":
+            return _upvotes_sql(expr[1], self.params, "d.upvotes")
+        if kind == "not":
+            return f"NOT ({self.sql(expr[1])})"
+        items = list(expr[1])
+        if kind == "and":  # the look-ups together in one FTS query (`a NOT b`), the rest in SQL
+            looks = [i for i in items if self.fts(i[1] if i[0] == "not" else i) is not None]
+            if len(looks) > 1 and any(i[0] != "not" for i in looks):
+                items = [_all(looks), *[i for i in items if i not in looks]]
+        else:
+            looks = [i for i in items if self.fts(i) is not None]
+            if len(looks) > 1:
+                items = [_any(looks), *[i for i in items if i not in looks]]
+        joiner = " AND " if kind == "and" else " OR "
+        return "(" + joiner.join(f"({self.sql(i)})" for i in items) + ")"
+
+
+class PostgresRenderer:
+    """Expressions as SQL over `paper_terms d`: look-ups as one tsquery against `d.terms`."""
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+
+    def tsquery(self, expr: Expr) -> str:
+        """A searchable `expr` as a tsquery (lexemes are letters and digits: nothing to escape)."""
+        kind = expr[0]
+        if kind == "tok":
+            return f"'{expr[1]}'"
+        if kind == "phrase":
+            return "(" + " <-> ".join(f"'{t}'" for t in expr[1]) + ")"
+        if kind == "prefix":
+            return f"'{expr[1]}':*"
+        if kind == "not":
+            return f"!{self.tsquery(expr[1])}"
+        joiner = " & " if kind == "and" else " | "
+        return "(" + joiner.join(self.tsquery(item) for item in expr[1]) + ")"
+
+    def sql(self, expr: Expr) -> str:
+        """`expr` as a SQL condition."""
+        kind = expr[0]
+        if _searchable(expr):
+            return f"d.terms @@ CAST({self.params.add(self.tsquery(expr))} AS tsquery)"
+        if kind == "true":
+            return "TRUE"
+        if kind == "false":
+            return "FALSE"
+        if kind == "up":
+            return _upvotes_sql(expr[1], self.params, "d.upvotes")
+        if kind == "not":
+            return f"NOT ({self.sql(expr[1])})"
+        items = list(expr[1])
+        looks = [i for i in items if _searchable(i)]
+        if len(looks) > 1:
+            items = [
+                (_all if kind == "and" else _any)(looks),
+                *[i for i in items if i not in looks],
+            ]
+        if len(items) == 1:
+            return self.sql(items[0])
+        joiner = " AND " if kind == "and" else " OR "
+        return "(" + joiner.join(f"({self.sql(i)})" for i in items) + ")"
