@@ -30,6 +30,7 @@ async def reset_postgres(url: str) -> None:
             "deliveries",
             "subscriptions",
             "channels",
+            "paper_terms",
             "papers",
             "source_state",
             "secrets",

@@ -1,0 +1,198 @@
+"""The stored papers' text index agrees with the evaluator: `find` answers as `search` always did.
+
+Random queries and papers come from the query language's own generators (tests/test_matcher.py).
+Each example stores its papers through every writing path (a poll's insert, a second sighting
+merged in, an upvote update), then deletes them again (what retention pruning does), so the
+index must follow all four.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select, text
+
+from bot.delivery.pipeline import Pipeline
+from bot.models import Paper
+from bot.query.language import Query, QueryError, parse
+from storage import build_stores
+from storage.db import open_database
+from storage.migrate import upgrade
+from storage.tables import paper_terms, papers
+from storage.text_index import translate
+from tests.conftest import PG_URL, pg_reason, reset_postgres
+from tests.test_matcher import papers as random_papers
+from tests.test_matcher import queries
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+
+class Store:
+    """One database for a whole test module, driven from a loop of its own (hypothesis runs
+    examples synchronously)."""
+
+    def __init__(self, url: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.url = url
+        self.engine = self.run(open_database(url))
+        self.stores = build_stores(self.engine)
+        self.pipeline = Pipeline(self.stores, {}, {}, lambda: NOW)
+
+    def run(self, coro):  # type: ignore[no-untyped-def]
+        return self.loop.run_until_complete(coro)
+
+    def close(self) -> None:
+        self.run(self.engine.dispose())
+        self.loop.close()
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    if request.param == "sqlite":
+        folder = tempfile.mkdtemp()
+        url = f"sqlite+aiosqlite:///{Path(folder) / 'index.db'}"
+    else:
+        if not PG_URL:
+            pytest.skip(pg_reason)
+        asyncio.run(reset_postgres(PG_URL))
+        url = PG_URL
+    found = Store(url)
+    yield found
+    found.close()
+
+
+def _parsed(line: str) -> Query | None:
+    try:
+        return parse(line)
+    except QueryError:
+        return None
+
+
+async def _write(store: Store, drawn: list[tuple[Paper, int, int]]) -> None:
+    """Store the papers through each path: insert (days ago), merge, upvote update."""
+    async with store.engine.begin() as conn:
+        await conn.execute(papers.delete())  # retention's way out: the index must follow
+    unique = {p.id: (p, age, path) for p, age, path in drawn}
+    for paper, age, _ in unique.values():
+        await store.stores.papers.upsert([paper], NOW - timedelta(days=age, hours=1))
+    for paper, age, path in unique.values():
+        later = NOW - timedelta(days=age)
+        if path == 1:  # a second sighting: another source, more categories, an abstract
+            seen = replace(
+                paper,
+                abstract=paper.abstract or "Video diffusion models",
+                categories=(*paper.categories, "cs.LG"),
+                sources=("huggingface",),
+            )
+            await store.stores.papers.upsert([seen], later)
+        elif path == 2:  # arXiv's replacement: known papers only, new upvotes
+            update = replace(paper, upvotes=(paper.upvotes or 0) + 7)
+            await store.stores.papers.upsert([update], later, insert_new=False)
+
+
+def _ids(matches: list) -> list:  # type: ignore[type-arg]
+    return [(m.paper.id, m.hits) for m in matches]
+
+
+async def _agree(store: Store, query: Query, days: int) -> None:
+    old = await store.pipeline.search(query, days)
+    new = await store.pipeline.find(query, days, 10)
+    assert new.total == len(old)
+    assert _ids(new.matches) == _ids(old[:10])
+    start = NOW - timedelta(days=days)
+    expected = {m.paper.id for m in old}
+    candidates = set(await store.stores.papers.candidates(query, start, NOW))
+    ranked = await store.stores.papers.ranked(query, start, NOW, 10)
+    if translate(query).exact:
+        assert candidates == expected  # found by the index exactly when the evaluator matches
+        assert ranked is not None and ranked.total == len(old)
+        assert ranked.ids == [m.paper.id for m in old[:10]]  # no fallback hides a difference
+    else:
+        assert candidates >= expected
+        assert ranked is None
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.lists(queries(), min_size=1, max_size=3),
+    st.lists(
+        st.tuples(random_papers(), st.integers(0, 40), st.integers(0, 2)), min_size=1, max_size=8
+    ),
+)
+def test_find_answers_as_search_did(store: Store, lines: list[str], drawn: list) -> None:  # type: ignore[type-arg]
+    store.run(_write(store, drawn))
+    for line in lines:
+        query = _parsed(line)
+        if query is not None:
+            store.run(_agree(store, query, 30))
+            store.run(_agree(store, query, 7))
+
+
+def test_index_follows_deletes_and_stays_whole(store: Store) -> None:
+    paper = Paper(id="arxiv:2612.00001", title="Video diffusion", abstract="A world model.")
+    store.run(_write(store, [(paper, 1, 2)]))
+    query = parse("video world")
+    window = (NOW - timedelta(days=30), NOW)
+    assert store.run(store.stores.papers.candidates(query, *window)) == ["arxiv:2612.00001"]
+
+    async def delete() -> int:
+        async with store.engine.begin() as conn:
+            await conn.execute(text("DELETE FROM papers WHERE id = 'arxiv:2612.00001'"))
+            if store.engine.dialect.name == "sqlite":  # FTS5 checks its index against the rows
+                await conn.execute(
+                    text("INSERT INTO paper_fts(paper_fts, rank) VALUES ('integrity-check', 1)")
+                )
+            return len((await conn.execute(select(paper_terms.c.doc))).all())
+
+    assert store.run(delete()) == 0
+    assert store.run(store.stores.papers.candidates(query, *window)) == []
+    found = store.run(store.pipeline.find(query, 30, 10))
+    assert (found.total, found.matches) == (0, [])
+
+
+async def test_migration_indexes_papers_stored_before_it(db_url: str) -> None:
+    engine = await open_database(db_url)  # at head; start again from 0002 with a paper stored
+    await engine.dispose()
+    from storage.db import create_engine
+
+    engine = create_engine(db_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: None)
+    from storage.migrate import alembic_config
+
+    def down(connection):  # type: ignore[no-untyped-def]
+        from alembic import command
+
+        command.downgrade(alembic_config(connection), "0002")
+
+    async with engine.begin() as conn:
+        await conn.run_sync(down)
+        await conn.execute(
+            papers.insert().values(
+                id="arxiv:2612.00002", title="Diffusion policies for robots", abstract="",
+                authors=[], url="", categories=["cs.RO"], sources=["arxiv"], ai_keywords=[],
+                upvotes=3, first_seen=NOW - timedelta(days=2), updated_at=NOW,
+            )
+        )  # fmt: skip
+    await upgrade(engine)
+    stores = build_stores(engine)
+    pipeline = Pipeline(stores, {}, {}, lambda: NOW)
+    found = await pipeline.find(parse('"diffusion policy" cat:cs.RO'), 30, 10)
+    assert found.total == 1
+    assert found.matches[0].paper.title == "Diffusion policies for robots"
+    assert found.matches[0].hits[0].field == "title"
+    await engine.dispose()
