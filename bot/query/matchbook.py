@@ -86,6 +86,16 @@ class MatchBook:
             if sid not in self.subs:
                 self.add(sub)
 
+    def sync_channel(self, ref: ChannelRef, subs: Iterable[Subscription]) -> None:
+        """Make the index hold exactly `subs` for the channel `ref` (others' are left alone)."""
+        wanted = {s.id: s for s in subs}
+        for sid in list(self.channel_subs.get(ref, ())):
+            if wanted.get(sid) != self.subs.get(sid):
+                self.remove(sid)
+        for sid, sub in wanted.items():
+            if sid not in self.subs:
+                self.add(sub)
+
     def hits(self, seen: Seen) -> Hits:
         """The hits of every subscription matching a seen paper (worked out on first use)."""
         if seen.hits is None:
