@@ -336,7 +336,7 @@ class Pipeline:
         if ranked is not None:
             papers = {p.id: p for p in await self.stores.papers.load(ranked.ids)}
             shown = [papers[pid] for pid in ranked.ids if pid in papers]
-            matches = _search(query, shown)
+            matches = await asyncio.to_thread(_search, query, shown)
             if [m.paper.id for m in matches] == ranked.ids:
                 return Found(ranked.total, matches)
             # The index and the evaluator disagree (a paper changed in between?): read it all.

@@ -4,7 +4,7 @@ Search, subscribe's preview and the like find their candidates through it instea
 every paper of their window (see storage.text_index). Existing papers are indexed here.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from bot.models import Paper
 from storage.text_index import postgres_terms, sqlite_terms
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
