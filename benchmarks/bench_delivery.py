@@ -1,4 +1,5 @@
-"""Delivery at scale: 10,000 channels with 3 subscriptions each and 2,000 new papers.
+"""Delivery at scale: 10,000 channels with 3 subscriptions each and 2,000 new papers; a third
+of the channels have voted on 20 papers each (so their digests are ranked by a learned model).
 
 One scheduler sweep builds every channel's digest and posts it through the real Slack adapter
 (slack_sdk) to a local chat stand-in that answers each post in 20 ms. Reported: total time,
@@ -35,10 +36,11 @@ from bot.models import Paper
 from bot.query.language import parse
 from storage import build_stores
 from storage.db import open_database
-from storage.tables import channels, subscriptions
+from storage.tables import channels, subscriptions, votes
 
 CHANNELS = 10_000
 SUBS_PER_CHANNEL = 3
+VOTES_PER_CHANNEL = 20  # for every third channel: 14 likes, 6 dislikes
 PAPERS = 2_000
 LATENCY = 0.020
 TEAM = "TBENCH"
@@ -93,7 +95,7 @@ async def seed(url: str, n_channels: int, papers: list[Paper], now: datetime) ->
     rng = random.Random(42)
     words = vocabulary(papers, min_count=3, max_share=0.02)
     long_ago = now - timedelta(days=2)
-    channel_rows, sub_rows = [], []
+    channel_rows, sub_rows, vote_rows = [], [], []
     for i in range(n_channels):
         cid = f"slack:{TEAM}:C{i:05d}"
         channel_rows.append(
@@ -122,9 +124,23 @@ async def seed(url: str, n_channels: int, papers: list[Paper], now: datetime) ->
                     "created_at": long_ago,
                 }
             )
+        if i % 3 == 0:
+            for k, voted in enumerate(rng.sample(papers, VOTES_PER_CHANNEL)):
+                vote_rows.append(
+                    {
+                        "channel_id": cid,
+                        "user_id": f"U{k % 4}",
+                        "paper_id": voted.id,
+                        "value": 1 if k < 14 else -1,
+                        "title": voted.title,
+                        "abstract": voted.abstract,
+                        "created_at": long_ago,
+                    }
+                )
     async with engine.begin() as conn:
         await conn.execute(insert(channels), channel_rows)
         await conn.execute(insert(subscriptions), sub_rows)
+        await conn.execute(insert(votes), vote_rows)
     await stores.papers.upsert(papers, now)
     await engine.dispose()
 
@@ -174,6 +190,10 @@ async def run(n_channels: int) -> bool:
     ceiling = CONCURRENCY / LATENCY
     print(
         f"channels: {n_channels:,} ({n_channels * SUBS_PER_CHANNEL:,} subscriptions), papers: {len(papers):,}"
+    )
+    print(
+        f"channels with {VOTES_PER_CHANNEL} votes (digests ranked by a learned model): "
+        f"{len(range(0, n_channels, 3)):,}"
     )
     print(f"channels served by the sweep: {served:,}; with a digest posted: {with_digest:,}")
     print(f"posts: {posts:,} in {elapsed:.2f} s = {rate:,.0f} posts/s")

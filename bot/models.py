@@ -224,6 +224,8 @@ class Match:
     paper: Paper
     subscription_ids: tuple[int, ...]
     hits: tuple[Hit, ...]
+    score: float | None = None  # the channel's learned ranking, where it has one
+    because: str | None = None  # why it ranks there: the liked paper most like it (a title)
 
     @property
     def in_title(self) -> bool:
@@ -264,12 +266,14 @@ class Command:
 
     `can_manage` says whether the user may change this channel's subscriptions, schedule and
     settings; the platform adapter decides it (workspace admin, Manage Channels, allow-list).
+    `message` is the platform message id a button was pressed on (stored with a vote).
     """
 
     channel: ChannelRef
     user: str
     text: str
     can_manage: bool = True
+    message: str | None = None  # the platform message a button was pressed on
 
 
 class Visibility(StrEnum):
@@ -291,3 +295,13 @@ class Reply:
     visibility: Visibility = Visibility.CALLER
     matches: tuple[Match, ...] = ()
     error: bool = False
+    attachment: Attachment | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file a reply carries (an export): Slack uploads it, Discord attaches it, the terminal prints it."""
+
+    filename: str
+    content: bytes
+    mime: str

@@ -197,6 +197,51 @@ class RetentionStore(Protocol):
     async def footprint(self) -> Footprint: ...
 
 
+@dataclass(frozen=True)
+class Vote:
+    """One person's vote on a paper in a channel: +1 like, -1 dislike; with the paper's text
+    as it was voted on (it trains the ranking after the paper is pruned)."""
+
+    channel: str  # the channel id, as ChannelRef prints it
+    user: str
+    paper_id: str
+    value: int
+    title: str = ""
+    abstract: str = ""
+    message: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SavedPaper:
+    """A paper a channel saved: who, when, and the paper as it was then."""
+
+    paper: Paper
+    user: str
+    message: str | None = None
+    at: datetime | None = None
+
+
+class VoteStore(Protocol):
+    """Votes, one per (channel, user, paper)."""
+
+    async def get(self, ref: ChannelRef, user: str, paper_id: str) -> Vote | None: ...
+    async def put(self, vote: Vote) -> None: ...
+    async def remove(self, ref: ChannelRef, user: str, paper_id: str) -> bool: ...
+    async def for_channel(self, ref: ChannelRef) -> list[Vote]: ...
+    async def by_channel(self) -> dict[str, list[Vote]]: ...  # without the papers' text
+    async def reset(self, ref: ChannelRef) -> int: ...
+
+
+class SaveStore(Protocol):
+    """Saved papers, one per (channel, paper)."""
+
+    async def add(self, ref: ChannelRef, saved: SavedPaper) -> bool: ...
+    async def remove(self, ref: ChannelRef, paper_id: str) -> bool: ...
+    async def for_channel(self, ref: ChannelRef) -> list[SavedPaper]: ...
+    async def count(self, ref: ChannelRef) -> int: ...
+
+
 class ChannelLocks(Protocol):
     """Mutual exclusion per channel across every process sharing the database."""
 
@@ -225,3 +270,5 @@ class Stores:
     urls: SourceUrlStore
     retention: RetentionStore
     seen: SeenRequests
+    votes: VoteStore
+    saves: SaveStore

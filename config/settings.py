@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     default_timezone: str = "UTC"
     default_days: str = "daily"
     admins_only: bool = False
+    votes_admins_only: bool = False  # like/dislike/unvote/votes reset need admin rights too
     admin_users: CommaList = []
     port: int = Field(3000, ge=1, le=65535, validation_alias=AliasChoices("PAPERBOT_PORT", "PORT"))
     log_level: str = "INFO"

@@ -146,7 +146,13 @@ async def open_app(
             metrics=metrics,
         )
         live_trending = getattr(built_sources.get("huggingface"), "trending", None)
-        handler = CommandHandler(pipeline, default_schedule(settings), trending=live_trending)
+        handler = CommandHandler(
+            pipeline,
+            default_schedule(settings),
+            trending=live_trending,
+            admins_only=settings.admins_only,
+            votes_admins_only=settings.votes_admins_only,
+        )
         unsubscribe.on_command = handler  # the links pause through the commands, as typed
         yield App(
             settings,

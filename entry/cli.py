@@ -128,6 +128,11 @@ def _channel(text: str) -> ChannelRef:
 async def _command(app: App, channel: ChannelRef, text: str) -> bool:
     # argv bytes that are not UTF-8 arrive as lone surrogates (surrogateescape): cleaned here.
     reply = await app.handler(Command(channel=channel, user="cli", text=clean(text)))
+    if reply.attachment is not None:  # an export: the file on stdout, the note on stderr
+        sys.stdout.buffer.write(reply.attachment.content)
+        sys.stdout.flush()
+        err.print(reply.text.replace("**", "").replace("`", ""), highlight=False)
+        return not reply.error
     app.console.show_reply(reply)
     return not reply.error
 
@@ -293,6 +298,8 @@ def _match_json(match: Match) -> dict[str, Any]:
         "first_seen": p.first_seen.isoformat() if p.first_seen else None,
         "published": p.published.isoformat() if p.published else None,
         "matched_terms": list(match.terms),
+        "score": match.score,
+        "because": match.because,
         "hits": [
             {"field": h.field, "term": h.term, "start": h.start, "end": h.end} for h in match.hits
         ],
@@ -305,6 +312,10 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
     days: Annotated[int, typer.Option(min=1, help="How far back to search.")] = 30,
+    channel: Annotated[
+        str | None,
+        typer.Option(help="Rank by this channel's votes (score, because), once it has voted."),
+    ] = None,
 ) -> None:
     """Search the stored papers."""
 
@@ -316,8 +327,13 @@ def search(
             parsed = parse(text)
         except QueryError as exc:
             raise Failure(f"bad query: {exc}") from None
+        ref = _channel(channel) if channel else None
         async with open_app(_settings()) as app:
-            found = (await app.pipeline.find(parsed, days, limit)).matches
+            if ref is None:
+                found = (await app.pipeline.find(parsed, days, limit)).matches
+            else:  # the channel's order over more than the keyword-best few
+                found = (await app.pipeline.find(parsed, days, max(limit, 200))).matches
+                found = (await app.pipeline.rank_for(ref, found))[:limit]
             if as_json:
                 out.print_json(json.dumps([_match_json(m) for m in found]))
                 return

@@ -8,6 +8,7 @@ from bot.stores import DuplicateSubscription, Stores
 from storage.channels import ChannelRepository
 from storage.db import DatabaseError, is_sqlite, open_database, ping
 from storage.deliveries import DeliveryRepository
+from storage.feedback import SaveRepository, VoteRepository
 from storage.locks import AdvisoryLocks, ProcessLocks
 from storage.papers import PaperRepository
 from storage.retention import RetentionRepository
@@ -30,4 +31,6 @@ def build_stores(engine: AsyncEngine) -> Stores:
         urls=SourceUrlRepository(engine),
         retention=RetentionRepository(engine, papers),
         seen=SeenRequestRepository(engine),
+        votes=VoteRepository(engine),
+        saves=SaveRepository(engine),
     )

@@ -1,5 +1,5 @@
 """The database schema: papers, channels, subscriptions, deliveries (the ledger), source state,
-the traces of pruned papers and each feed URL's health."""
+the traces of pruned papers and each feed URL's health, votes and saved papers."""
 
 from __future__ import annotations
 
@@ -220,4 +220,36 @@ seen_requests = Table(
     Column("key", String(100), primary_key=True),
     Column("expires_at", UTCDateTime(timezone=True), nullable=False),
     Index("ix_seen_requests_expires_at", "expires_at"),
+# Votes: one per (channel, user, paper); value +1 (like) or -1 (dislike). The paper's title and
+# abstract are kept with the vote, so it still trains the channel's ranking after the paper
+# itself has been pruned from `papers`.
+votes = Table(
+    "votes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel_id", String(200), nullable=False),
+    Column("user_id", String(100), nullable=False),
+    Column("paper_id", String(300), nullable=False),
+    Column("value", Integer, nullable=False),
+    Column("message_id", String(100)),
+    Column("title", Text, nullable=False, default=""),
+    Column("abstract", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("channel_id", "user_id", "paper_id", name="uq_votes_channel_user_paper"),
+    Index("ix_votes_channel_id", "channel_id"),
+)
+
+# Saved papers: one per (channel, paper), with who saved it, when, from which message, and the
+# paper as it was then (an export still has it after the paper was pruned).
+saves = Table(
+    "saves",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel_id", String(200), nullable=False),
+    Column("paper_id", String(300), nullable=False),
+    Column("user_id", String(100), nullable=False),
+    Column("message_id", String(100)),
+    Column("paper", JSON, nullable=False, default=dict),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("channel_id", "paper_id", name="uq_saves_channel_paper"),
 )

@@ -37,6 +37,8 @@ async def reset_postgres(url: str) -> None:
             "paper_traces",
             "source_urls",
             "seen_requests",
+            "votes",
+            "saves",
             "alembic_version",
         ):
             await conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))

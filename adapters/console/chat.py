@@ -9,7 +9,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from bot.delivery.render import first_authors, first_sentence, highlight, paper_links, sentence_hits
+from bot.delivery.render import (
+    first_authors,
+    first_sentence,
+    highlight,
+    paper_links,
+    sentence_hits,
+    truncate,
+)
 from bot.models import ChannelRef, Digest, Match, Reply
 from bot.ports import CommandHandler
 
@@ -34,6 +41,8 @@ def render_matches(matches: Sequence[Match], start: int = 1) -> list[Text]:
             meta.append(f"▲ {paper.upvotes}")
         if match.terms:
             meta.append("matched: " + ", ".join(escape(t) for t in match.terms))
+        if match.because:
+            meta.append(f"like “{escape(truncate(match.because, 60))}”")
         if meta:
             lines.append("   [dim]" + " · ".join(meta) + "[/dim]")
         sentence = first_sentence(paper.abstract)
@@ -44,6 +53,7 @@ def render_matches(matches: Sequence[Match], start: int = 1) -> list[Text]:
         links += [f"{label}: {url}" for label, url in paper_links(paper)]
         if links:
             lines.append("   [blue]" + escape("  ".join(links)) + "[/blue]")
+        lines.append(f"   [dim]{escape(paper.id)}[/dim]")
         out.append(Text.from_markup("\n".join(lines)))
     return out
 
@@ -102,11 +112,14 @@ class ConsoleChat:
         """Nothing to close."""
 
     def show_reply(self, reply: Reply) -> None:
-        """Print a command's reply."""
+        """Print a command's reply (an attached file's content after it, as it is)."""
         style = "red" if reply.error else ""
         self.console.print(Text.from_markup(_markdown_to_rich(reply.text), style=style))
         for text in render_matches(reply.matches):
             self.console.print(text)
+        if reply.attachment is not None:
+            self.console.file.write(reply.attachment.content.decode("utf-8", "replace"))
+            self.console.file.flush()
 
 
 def _covers(page: Digest) -> str:

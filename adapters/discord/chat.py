@@ -192,7 +192,7 @@ class DiscordChat:
             settings.discord_bot_token,
             settings.discord_api_url,
             settings.discord_guild_id,
-            settings.admins_only,
+            settings.admins_only or settings.votes_admins_only,
         )
 
     @property

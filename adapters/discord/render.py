@@ -124,6 +124,8 @@ def paper_embed(match: Match) -> discord.Embed:
     )
     terms = match.terms
     footer = f"matched: {', '.join(terms)}" if terms else paper.id
+    if match.because:  # the channel's learned ranking: the liked paper this is most like
+        footer += f" · like “{match.because}”"
     embed.set_footer(text=truncate(footer, FOOTER_LIMIT))
     return embed
 

@@ -167,7 +167,7 @@ class SlackChat:
             signing_secret=settings.slack_signing_secret,
             api_url=settings.slack_api_url,
             port=settings.port,
-            admins_only=settings.admins_only,
+            admins_only=settings.admins_only or settings.votes_admins_only,
             admin_users=settings.admin_users,
             health=health,
             routes=routes,

@@ -135,6 +135,8 @@ def paper_text(match: Match, marks: bool = True) -> str:
     meta = _meta(paper, [t for t in match.terms if t not in seen] if marks else [])
     if meta:
         lines.append(meta)
+    if match.because:  # the channel's learned ranking: the liked paper this is most like
+        lines.append(f"_like “{escape(clip(match.because, 60))}”_")
     if sentence:
         lines.append(highlight(sentence, in_sentence, "abstract", bold, escape))
     return "\n".join(lines)

@@ -14,7 +14,9 @@ from bot.query.language import QueryError
 # Commands that change a channel's subscriptions, schedule or settings: with
 # PAPERBOT_ADMINS_ONLY=true only admins may run them (each adapter decides who is one).
 MANAGE_COMMANDS = frozenset({"subscribe", "unsubscribe", "schedule", "settings", "pause", "resume"})
-NO_ARGUMENTS = frozenset({"list", "digest", "preview", "trending", "pause", "resume"})
+# Commands that change the channel's votes: with PAPERBOT_VOTES_ADMINS_ONLY=true, admins only.
+VOTE_COMMANDS = frozenset({"like", "dislike", "unvote"})
+NO_ARGUMENTS = frozenset({"list", "digest", "preview", "trending", "pause", "resume", "saved"})
 LISTED = 10  # subscriptions named in an error before "and N more"
 SUBSCRIBE_PREVIEW_DAYS = 7
 SEARCH_DAYS = 30
@@ -27,9 +29,15 @@ def command_name(text: str) -> str:
     return word[0].lower() if word else "help"
 
 
+def is_votes_reset(text: str) -> bool:
+    """Whether `text` is `votes reset` (which forgets the channel's votes)."""
+    return text.strip().lower().split() == ["votes", "reset"]
+
+
 def needs_manage(text: str) -> bool:
-    """Whether running `text` needs the right to manage the channel."""
-    return command_name(text) in MANAGE_COMMANDS
+    """Whether running `text` may need the right to manage the channel (the handler decides,
+    by its settings, whether it does): channel changes, votes, and `votes reset`."""
+    return command_name(text) in MANAGE_COMMANDS | VOTE_COMMANDS or is_votes_reset(text)
 
 
 def n_papers(n: int) -> str:
@@ -71,6 +79,8 @@ class CommandBase:
         *,
         trending: Callable[[], Awaitable[list[Paper]]] | None = None,
         on_channel_change: Callable[[Channel], Awaitable[None]] | None = None,
+        admins_only: bool = True,
+        votes_admins_only: bool = False,
     ) -> None:
         self.pipeline = pipeline
         self.stores = pipeline.stores
@@ -78,6 +88,10 @@ class CommandBase:
         self.default_schedule = default_schedule
         self.trending_source = trending
         self.on_channel_change = on_channel_change
+        # Whether can_manage=False refuses channel changes (PAPERBOT_ADMINS_ONLY; adapters
+        # only compute it when that or the next is on) and votes (PAPERBOT_VOTES_ADMINS_ONLY).
+        self.admins_only = admins_only
+        self.votes_admins_only = votes_admins_only
         # One subscribe at a time per channel in this process: the same-meaning check and the
         # insert must not interleave (`diffusion model` and `diffusion models` sent at once).
         self._subscribing: defaultdict[ChannelRef, asyncio.Lock] = defaultdict(asyncio.Lock)

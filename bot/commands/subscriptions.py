@@ -16,6 +16,7 @@ from bot.commands.base import (
 )
 from bot.models import Command, Reply, Subscription
 from bot.query.language import Query, QueryError, parse
+from bot.ranking.votes import MIN_LIKES, tally
 from bot.stores import DuplicateSubscription
 
 
@@ -112,4 +113,16 @@ class SubscriptionCommands(CommandBase):
         else:
             lines = ["This channel follows:"] + [f"#{s.id} `{s.canonical}`" for s in subs]
         lines.append(describe_channel(channel))
+        votes = await self.stores.votes.for_channel(command.channel)
+        liked, disliked = tally(votes)
+        saved = await self.stores.saves.count(command.channel)
+        ranking = (
+            "ranked by what it liked"
+            if len(liked) >= MIN_LIKES
+            else f"ranked by keywords until {MIN_LIKES} papers are liked"
+        )
+        lines.append(
+            f"Votes: **{len(liked)}** liked, **{len(disliked)}** disliked "
+            f"(by {len({v.user for v in votes})} people) · {saved} saved · {ranking}"
+        )
         return Reply("\n".join(lines))

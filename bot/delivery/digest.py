@@ -24,11 +24,17 @@ def rank(matches: Iterable[Match]) -> list[Match]:
     return sorted(matches, key=rank_key)
 
 
-def build_digest(channel: Channel, matches: Iterable[Match], title: str = "New papers") -> Digest:
-    """The channel's digest from its unposted matches: upvote floor, ranked, capped at `max`."""
+def build_digest(
+    channel: Channel,
+    matches: Iterable[Match],
+    title: str = "New papers",
+    order: Callable[[list[Match]], list[Match]] | None = None,
+) -> Digest:
+    """The channel's digest from its unposted matches: upvote floor, ranked (by `order`, the
+    channel's learned ranking, where it has one), capped at `max`."""
     floor = channel.settings.min_upvotes
     kept = [m for m in matches if floor <= 0 or (m.paper.upvotes or 0) >= floor]
-    ranked = rank(kept)
+    ranked = order(rank(kept)) if order is not None else rank(kept)
     cap = max(1, channel.settings.max_items)
     return Digest(
         channel=channel.ref,

@@ -7,9 +7,10 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from itertools import takewhile
 
 from bot.delivery.digest import build_digest, rank
@@ -31,7 +32,8 @@ from bot.ports import (
 from bot.query.language import Query
 from bot.query.matchbook import MatchBook, RoundMatches
 from bot.query.matcher import explain
-from bot.stores import LedgerPage, SourceState, Stores
+from bot.ranking.service import Ranking
+from bot.stores import LedgerPage, SourceState, Stores, Vote
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class Round:
     read_at: datetime  # when they were read: where the digests' windows end
     open_channels: Set[str]  # channels (as str) with pages waiting in the ledger
     delivered: Mapping[str, Set[str]] = field(default_factory=dict)  # channel -> paper ids
+    votes: Mapping[str, Sequence[Vote]] | None = None  # channel -> votes (None: not read)
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ class Pipeline:
         self.book = book or MatchBook()
         self.disabled_platforms: dict[str, str] = {}
         self.metrics: Metrics = metrics or NullMetrics()
+        self.ranking = Ranking(stores, clock, poll_interval)
 
     # --- polling -------------------------------------------------------------------------
 
@@ -159,6 +163,8 @@ class Pipeline:
             return await self._failed(
                 name, state, now, f"storing its papers failed: {type(exc).__name__}: {exc}", force
             )
+        if new or updated or revised:
+            self.ranking.papers_changed()
         bad = result.bad_entries + dropped + dropped_updates
         await self.stores.sources.save(
             SourceState(
@@ -364,11 +370,24 @@ class Pipeline:
         # This channel's subscriptions only: reading every channel's each time made a preview
         # as slow as the number of subscriptions in the database.
         self.book.sync_channel(ref, await self.stores.channels.subscriptions(ref))
+        matches = await self.unposted_matches(channel, now)
         return build_digest(
-            channel,
-            await self.unposted_matches(channel, now),
-            digest_title(now, channel.schedule),
+            channel, matches, digest_title(now, channel.schedule), await self._order(ref)
         )
+
+    async def _order(
+        self, ref: ChannelRef, votes: Sequence[Vote] | None = None
+    ) -> Callable[[list[Match]], list[Match]] | None:
+        """How the channel's digest is ordered: by its learned taste once it has voted enough,
+        else None (ranked as ever). Subscriptions decide what is in it; votes, the order."""
+        taste = await self.ranking.taste(ref, votes)
+        return None if taste is None else partial(self.ranking.ranker.order, taste)
+
+    async def rank_for(self, ref: ChannelRef, matches: Sequence[Match]) -> list[Match]:
+        """`matches` in the channel's order: learned where it has voted, else as ever."""
+        order = await self._order(ref)
+        ranked = rank(matches)
+        return order(ranked) if order is not None else ranked
 
     def chat_for(self, ref: ChannelRef) -> Chat:
         """The chat adapter for the channel's platform, or NoChatForPlatform."""
@@ -441,7 +460,9 @@ class Pipeline:
                 end, matched = round.read_at, round.matched.for_channel(ref)
                 delivered = round.delivered.get(str(ref), set())
             matches = await self.unposted_matches(channel, end, matched, delivered)
-            digest = build_digest(channel, matches, digest_title(now, channel.schedule))
+            votes = None if round is None or round.votes is None else round.votes.get(str(ref), ())
+            order = await self._order(ref, votes) if matches else None
+            digest = build_digest(channel, matches, digest_title(now, channel.schedule), order)
             pages = chat.paginate(digest) if not digest.empty else []
             # The first page is claimed as it is written: one transaction fewer per digest.
             new_pages = [

@@ -214,11 +214,17 @@ class Scheduler:
             papers, read_at = await self.pipeline.stores.papers.seen_since(
                 start, self.pipeline.clock
             )
+            # Votes read once for the round, and the features fitted once (if any channel has
+            # votes), not per channel.
+            votes = await self.pipeline.stores.votes.by_channel()
+            if votes:
+                await self.pipeline.ranking.refresh()
             round = Round(
                 self.pipeline.match(papers),
                 read_at,
                 unsent,
                 await self.pipeline.stores.deliveries.delivered_by_channel([p.id for p in papers]),
+                votes,
             )
         gate = asyncio.Semaphore(self.concurrency)
 
