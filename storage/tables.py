@@ -220,6 +220,8 @@ seen_requests = Table(
     Column("key", String(100), primary_key=True),
     Column("expires_at", UTCDateTime(timezone=True), nullable=False),
     Index("ix_seen_requests_expires_at", "expires_at"),
+)
+
 # Votes: one per (channel, user, paper); value +1 (like) or -1 (dislike). The paper's title and
 # abstract are kept with the vote, so it still trains the channel's ranking after the paper
 # itself has been pruned from `papers`.
