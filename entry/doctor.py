@@ -8,14 +8,14 @@ new platform adds its own (e.g. email's SMTP login) without touching the rest.
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import smtplib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from config.settings import Settings, hide_password
+from config.settings import Settings, hide_password, smtp_server
 
 USER_AGENT = "paperbot-doctor (+https://github.com/paperbot/paperbot)"
 
@@ -112,39 +112,63 @@ def check_discord(settings: Settings, http: httpx.AsyncClient) -> Awaitable[Chec
 
 
 def check_smtp(settings: Settings, http: httpx.AsyncClient) -> Awaitable[Check] | None:
-    """An SMTP login with PAPERBOT_SMTP_URL (`smtp://` or `smtps://user:pass@host:port`)."""
-    url = getattr(settings, "smtp_url", None)
+    """An SMTP login with PAPERBOT_SMTP_URL (`smtp://` or `smtps://user:pass@host:port`), by the
+    email adapter's rules: STARTTLS whenever offered, and no password in clear text to any host
+    but this machine; the sender and the public URL the digests need are set."""
+    url = settings.smtp_url
     if not url:
         return None
 
     async def run() -> Check:
         import asyncio
 
-        parts = urlsplit(url)
-        shown = hide_password(url)
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            return Check("email", False, f"{shown} is not an smtp:// URL", "fix PAPERBOT_SMTP_URL")
+        try:
+            server = smtp_server(url)
+        except ValueError as exc:
+            return Check("email", False, f"PAPERBOT_SMTP_URL: {exc}", "fix PAPERBOT_SMTP_URL")
+        for name, value, what in (
+            ("PAPERBOT_EMAIL_FROM", settings.email_from, "the digests' sender"),
+            ("PAPERBOT_PUBLIC_URL", settings.public_url, "where the unsubscribe links point"),
+        ):
+            if not value:
+                return Check("email", False, f"{name} is not set", f"set it: {what}")
 
-        def login() -> None:
-            kind = smtplib.SMTP_SSL if parts.scheme == "smtps" else smtplib.SMTP
-            port = parts.port or (465 if parts.scheme == "smtps" else 587)
-            with kind(parts.hostname, port, timeout=settings.http_timeout) as smtp:
-                if parts.scheme == "smtp" and smtp.has_extn("starttls"):
+        def login() -> str | None:
+            kind = smtplib.SMTP_SSL if server.implicit_tls else smtplib.SMTP
+            with kind(server.host, server.port, timeout=settings.http_timeout) as smtp:
+                tls = server.implicit_tls
+                if not tls and smtp.has_extn("starttls"):
                     smtp.starttls()
-                if parts.username:
-                    smtp.login(unquote(parts.username), unquote(parts.password or ""))
+                    tls = True
+                if server.username is not None:
+                    if not tls and not _loopback(server.host):
+                        return f"{server} offers no STARTTLS: the password is not sent in clear"
+                    smtp.login(server.username, server.password or "")
                 smtp.noop()
+            return None
 
         try:
-            await asyncio.to_thread(login)
+            refused = await asyncio.to_thread(login)
         except smtplib.SMTPAuthenticationError as exc:
-            return Check("email", False, f"{shown} refused the login ({exc.smtp_code})",
+            return Check("email", False, f"{server} refused the login ({exc.smtp_code})",
                          "check the user and password in PAPERBOT_SMTP_URL")  # fmt: skip
         except (OSError, smtplib.SMTPException) as exc:
-            return Check("email", False, f"{shown} unreachable: {exc}", "check the host and port")
-        return Check("email", True, f"logged in to {parts.hostname}")
+            return Check("email", False, f"{server} unreachable: {exc}", "check the host and port")
+        if refused:
+            return Check("email", False, refused, "use smtps://...:465 or a server with STARTTLS")
+        return Check("email", True, f"logged in to {server.host}")
 
     return run()
+
+
+def _loopback(host: str) -> bool:
+    """Whether `host` is this machine (the one place a password may go without TLS)."""
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 PLATFORM_CHECKS: list[PlatformCheck] = [check_slack, check_discord, check_smtp]

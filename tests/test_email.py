@@ -308,3 +308,19 @@ def test_two_paperbot_digest_runs_mail_once(monkeypatch, tmp_path, smtp):
     assert len(smtp.mailbox.messages) == 1
     r = runner.invoke(cli, ["command", "--channel", "email:lab:ml", "list"])
     assert r.exit_code == 2 and "ml@lab is not an email address" in r.output
+
+
+async def test_doctor_logs_in_to_the_smtp_server_by_the_same_rules(smtp):
+    from entry.doctor import check_smtp
+
+    def settings(**kw: str | None):  # type: ignore[no-untyped-def]
+        values = {"smtp_url": smtp.url, "email_from": "paperbot@lab.org", "public_url": PUBLIC}
+        return load_settings(_env_file=None, **{**values, **kw})
+
+    async def line(**kw: str | None) -> str:
+        check = check_smtp(settings(**kw), None)  # type: ignore[arg-type]
+        assert check is not None
+        return (await check).line()
+
+    assert await line() == "ok    email: logged in to 127.0.0.1"
+    assert "PAPERBOT_PUBLIC_URL is not set" in await line(public_url=None)
