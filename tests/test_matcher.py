@@ -519,3 +519,15 @@ def test_a_query_without_upvotes_takes_any_count(kernel: Kernel) -> None:
     index.add(1, parse("diffusion -audio"))  # evaluated: its checks carry an open range
     for upvotes in (None, -3, 0, 10**12):
         assert index.matching(paper("Diffusion", "", upvotes=upvotes)) == [1]
+
+
+@KERNELS
+def test_a_category_beside_two_wildcards_is_still_required(kernel: Kernel) -> None:
+    # Found by the property test above: the pair of wildcards replaced the category as the
+    # query's anchor, and the category, proven by the old anchor, was no longer checked.
+    index = SubscriptionIndex(kernel)
+    index.add(0, parse("dif* mod* cat:cs.CV"))
+    index.add(1, parse("dif*"))
+    paper = Paper(id="arxiv:1", title="", abstract="diffusion model", authors=(), url="")
+    assert set(index.match(paper)) == {1}
+    assert set(index.match(replace(paper, categories=("cs.CV",)))) == {0, 1}

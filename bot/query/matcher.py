@@ -83,7 +83,16 @@ class _Entry:
         self.compiled = compiled
         self.keys: dict[int, None] = {}
         anchors = cover(compiled)
-        self.plan = plan = Plan.of(compiled, _proven(compiled, anchors))
+        plan = Plan.of(compiled, _proven(compiled, anchors))
+        paired = plan.anchors()
+        if paired is not None and (
+            anchors is None
+            or (all(kind != "pair" for _, kind, _ in anchors) and cost(paired) < cost(anchors))
+        ):
+            # A term the cover's anchors proved present is not proven by the pair: plan again.
+            anchors = paired
+            plan = Plan.of(compiled, _proven(compiled, anchors))
+        self.plan = plan
         # What bot.query.gather.evaluate tests of the plan (and whether anything is left after).
         self.checks: Checks = (
             tuple(plan.required),
@@ -95,12 +104,6 @@ class _Entry:
         # The terms a match reports, when they do not depend on the paper.
         self.terms = None if self.plan.walk or self.plan.optional else self.plan.terms
         self.shared = self.terms is not None and _shared_label(self.terms)
-        paired = self.plan.anchors()
-        if paired is not None and (
-            anchors is None
-            or (all(kind != "pair" for _, kind, _ in anchors) and cost(paired) < cost(anchors))
-        ):
-            anchors = paired
         self.anchors = anchors
         # The anchors whose presence alone proves the query holds: a paper that has one matches
         # without evaluating it (most subscriptions are one word, one phrase or one wildcard).
