@@ -3,7 +3,10 @@
 An aiohttp server on 127.0.0.1 (ephemeral port) that records every call and answers like Slack:
 auth.test, chat.postMessage (checking Slack's block limits; a D channel only if it is the bot's
 DM with someone), conversations.history (with message metadata), conversations.open (the bot's
-DM with a user, `D` + the user id's tail), users.info, apps.connections.open plus a Socket Mode WebSocket, and response_url posts.
+DM with a user, `D` + the user id's tail), users.info, apps.connections.open plus a Socket Mode
+WebSocket, response_url posts, and the three steps of slack_sdk's files_upload_v2
+(files.getUploadURLExternal, the POST of the bytes to the upload URL it returned,
+files.completeUploadExternal sharing them to a channel).
 On demand it fails a method: a 429 with Retry-After, or an error such as `is_archived`.
 
     async with SlackStandin() as slack:
@@ -30,6 +33,10 @@ MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3_000
 MAX_HEADER_TEXT = 150
 MAX_TEXT = 40_000
+MAX_ACTION_ELEMENTS = 25
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2_000
+MAX_ID = 255  # action_id and block_id
 # A fault that lets the call do its work, then drops the connection before answering.
 LOST_RESPONSE = "lost_response"
 
@@ -118,6 +125,74 @@ def slash_command_body(
     )
 
 
+def block_actions_payload(
+    *,
+    action_id: str,
+    value: str,
+    response_url: str,
+    message: dict[str, Any] | None = None,
+    message_ts: str = "1767225601.000100",
+    team_id: str = "T0STANDIN",
+    channel_id: str = "C0PAPERS",
+    user_id: str = "U0ALICE",
+    block_id: str = "paper:0123456789abcdef",
+    label: str = "👍",
+) -> dict[str, Any]:
+    """A `block_actions` payload for a button pressed on a message in a channel, in the shape
+    Slack documents (https://docs.slack.dev/reference/interaction-payloads/block_actions-payload):
+    who pressed (`user`), where (`team`, `channel`, `container`), the message as posted, the
+    response_url, and the one action with its `action_id` and `value`."""
+    posted = message or {
+        "type": "message",
+        "user": "U0PAPERBOT",
+        "bot_id": "B0PAPERBOT",
+        "ts": message_ts,
+        "text": "New papers: 1 paper",
+        "blocks": [],
+        "team": team_id,
+    }
+    return {
+        "type": "block_actions",
+        "user": {
+            "id": user_id,
+            "username": user_id.lower(),
+            "name": user_id.lower(),
+            "team_id": team_id,
+        },
+        "api_app_id": "A0PAPERBOT",
+        "token": "xyzz0WbapA4vBCDEFasx0q6G",
+        "container": {
+            "type": "message",
+            "message_ts": posted["ts"],
+            "channel_id": channel_id,
+            "is_ephemeral": False,
+        },
+        "trigger_id": "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c",
+        "team": {"id": team_id, "domain": "standin"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": channel_id, "name": "papers"},
+        "message": posted,
+        "state": {"values": {}},
+        "response_url": response_url,
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": block_id,
+                "text": {"type": "plain_text", "text": label, "emoji": True},
+                "value": value,
+                "type": "button",
+                "action_ts": "1767225700.123456",
+            }
+        ],
+    }
+
+
+def interactive_body(payload: dict[str, Any]) -> str:
+    """An interaction as Slack POSTs it over HTTP: form-encoded, the JSON in `payload`."""
+    return urlencode({"payload": json.dumps(payload)})
+
+
 class SlackStandin:
     """The stand-in server. Use as `async with SlackStandin() as slack:`."""
 
@@ -136,6 +211,9 @@ class SlackStandin:
         self.thread_replies: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.responses: list[dict[str, Any]] = []
         self.socket_acks: list[dict[str, Any]] = []
+        self.uploads: dict[str, dict[str, Any]] = {}  # file id -> name, length, bytes
+        self.files: dict[str, list[dict[str, Any]]] = {}  # channel -> files shared there
+        self.members: set[str] | None = None  # channels the bot is in (None: all of them)
         self.revoked = False
         self._faults: dict[str, list[Fault]] = {}
         self._ts = itertools.count(1)
@@ -154,6 +232,7 @@ class SlackStandin:
             [
                 web.route("*", "/api/{method}", self._api),
                 web.post("/respond/{key}", self._respond),
+                web.post("/upload/{file_id}", self._upload),
                 web.get("/link/", self._websocket),
             ]
         )
@@ -229,6 +308,18 @@ class SlackStandin:
         self, payload: dict[str, Any], within: float = 5.0
     ) -> dict[str, Any]:
         """Deliver a slash command over Socket Mode, as Slack does; return the app's ack."""
+        return await self.send_envelope("slash_commands", payload, within)
+
+    async def send_interactive(
+        self, payload: dict[str, Any], within: float = 5.0
+    ) -> dict[str, Any]:
+        """Deliver an interaction (a `block_actions` button press) over Socket Mode."""
+        return await self.send_envelope("interactive", payload, within)
+
+    async def send_envelope(
+        self, kind: str, payload: dict[str, Any], within: float = 5.0
+    ) -> dict[str, Any]:
+        """Deliver a Socket Mode envelope of type `kind`; return the app's ack."""
         await asyncio.wait_for(self._socket_ready.wait(), within)
         assert self._socket is not None
         envelope_id = str(uuid.uuid4())
@@ -236,7 +327,7 @@ class SlackStandin:
         self._acks[envelope_id] = waiter
         envelope = {
             "envelope_id": envelope_id,
-            "type": "slash_commands",
+            "type": kind,
             "accepts_response_payload": True,
             "payload": payload,
         }
@@ -290,6 +381,8 @@ class SlackStandin:
             "conversations.open": self._conversations_open,
             "users.info": self._users_info,
             "apps.connections.open": self._apps_connections_open,
+            "files.getUploadURLExternal": self._get_upload_url,
+            "files.completeUploadExternal": self._complete_upload,
         }
 
     def _take_fault(self, method: str) -> Fault | None:
@@ -378,6 +471,51 @@ class SlackStandin:
     def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"url": f"ws://127.0.0.1:{self.port}/link/?ticket={uuid.uuid4()}"}
 
+    def _get_upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("filename") or not str(args.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{len(self.uploads) + 1:08d}"
+        self.uploads[file_id] = {
+            "name": args["filename"],
+            "length": int(args["length"]),
+            "content": None,
+        }
+        return {"upload_url": f"http://127.0.0.1:{self.port}/upload/{file_id}", "file_id": file_id}
+
+    def _complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
+        files = json.loads(args.get("files") or "[]")
+        channel = args.get("channel_id")
+        if not files:
+            return {"ok": False, "error": "invalid_arguments"}
+        if channel and self.members is not None and channel not in self.members:
+            return {"ok": False, "error": "not_in_channel"}
+        done = []
+        for entry in files:
+            upload = self.uploads.get(entry.get("id", ""))
+            if upload is None or upload["content"] is None:
+                return {"ok": False, "error": "file_not_found"}
+            shared = {
+                "id": entry["id"],
+                "name": upload["name"],
+                "title": entry.get("title") or upload["name"],
+                "size": len(upload["content"]),
+                "content": upload["content"],
+            }
+            if channel:
+                self.files.setdefault(channel, []).append(shared)
+            done.append({k: v for k, v in shared.items() if k != "content"})
+        return {"files": done}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        upload = self.uploads.get(request.match_info["file_id"])
+        if upload is None:
+            return web.Response(status=404, text="unknown upload")
+        content = await request.read()
+        if len(content) != upload["length"]:
+            return web.Response(status=400, text="length mismatch")
+        upload["content"] = content
+        return web.Response(text=f"OK - {len(content)}")
+
     # --- response_url and Socket Mode ----------------------------------------------------------
 
     async def _respond(self, request: web.Request) -> web.Response:
@@ -417,10 +555,34 @@ def _check_limits(args: dict[str, Any]) -> str | None:
         return "msg_too_long"
     if len(blocks) > MAX_BLOCKS:
         return "invalid_blocks"
+    block_ids = [b["block_id"] for b in blocks if "block_id" in b]
+    if len(block_ids) != len(set(block_ids)) or any(len(b) > MAX_ID for b in block_ids):
+        return "invalid_blocks"
     for block in blocks:
+        if block.get("type") == "actions" and _bad_actions(block):
+            return "invalid_blocks"
         text = (block.get("text") or {}).get("text", "")
         if block.get("type") == "section" and not 0 < len(text) <= MAX_SECTION_TEXT:
             return "invalid_blocks"
         if block.get("type") == "header" and not 0 < len(text) <= MAX_HEADER_TEXT:
             return "invalid_blocks"
     return None
+
+
+def _bad_actions(block: dict[str, Any]) -> bool:
+    """Whether an actions block breaks Slack's rules for it (and its buttons)."""
+    elements = block.get("elements") or []
+    if not 0 < len(elements) <= MAX_ACTION_ELEMENTS:
+        return True
+    action_ids = [e.get("action_id", "") for e in elements]
+    if len(set(action_ids)) != len(action_ids):
+        return True
+    for element in elements:
+        text = (element.get("text") or {}).get("text", "")
+        if element.get("type") != "button" or not 0 < len(text) <= MAX_BUTTON_TEXT:
+            return True
+        if len(element.get("action_id", "")) > MAX_ID:
+            return True
+        if len(element.get("value", "")) > MAX_BUTTON_VALUE:
+            return True
+    return False

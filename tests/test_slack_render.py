@@ -38,7 +38,9 @@ def all_text(message: SlackMessage) -> str:
     for block in message.blocks:
         if "text" in block:
             parts.append(block["text"]["text"])
-        parts.extend(e["text"] for e in block.get("elements", []))
+        for element in block.get("elements", []):
+            text = element["text"]
+            parts.append(text["text"] if isinstance(text, dict) else text)
     return "\n".join(parts)
 
 
@@ -54,7 +56,8 @@ def assert_within_limits(message: SlackMessage) -> None:
 def test_a_paper_reads_as_title_link_authors_votes_links_and_first_sentence() -> None:
     message = render_digest(digest([match(paper(), "diffusion", "video")]))
 
-    header, section = message.blocks
+    header, section, buttons = message.blocks
+    assert buttons["type"] == "actions"
     assert header == {"type": "header", "text": {"type": "plain_text", "text": "New papers"}}
     lines = section["text"]["text"].split("\n")
     assert (

@@ -1,28 +1,39 @@
-"""The Slack edge: `/papers` slash commands in, Block Kit digests out (Bolt's async app).
+"""The Slack edge: `/papers` slash commands and digest buttons in, Block Kit digests out (Bolt).
 
 Socket Mode when an app-level token is given, otherwise HTTP on `port` at `/slack/events`, every
-request checked against the signing secret. The adapter only translates: a slash command into a
-Command, a Reply or a Digest into Slack messages; the work happens in `on_command` and the pipeline.
+request checked against the signing secret. The adapter only translates: a slash command or a
+press of a digest's buttons (`block_actions`) into a Command, a Reply or a Digest into Slack
+messages (a Reply's file uploaded to the channel); the work happens in `on_command` and the pipeline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.signature import Clock
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.errors import NO_HISTORY, Sleep, error_code, retry_handlers, to_chat_error
+from adapters.slack.errors import (
+    AUTH_FAILED,
+    NO_HISTORY,
+    Sleep,
+    error_code,
+    retry_handlers,
+    to_chat_error,
+)
 from adapters.slack.render import (
+    PAPER_ACTIONS,
     SlackMessage,
     fits,
     plain_digest,
@@ -53,6 +64,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SLASH_COMMAND = "/papers"
+ACTION_IDS = re.compile("^(" + "|".join(map(re.escape, PAPER_ACTIONS)) + ")$")
 EVENT_TYPE = "paperbot_delivery"
 DEFAULT_API_URL = "https://slack.com/api/"
 RENDER_CACHE = 256  # pages rendered by paginate() kept for post()
@@ -67,6 +79,15 @@ OTHER_DM_REPLY = (
 
 class _OtherDirectMessage(Exception):
     """A slash command in a direct message between people, where the bot cannot post."""
+
+
+# What to tell the user when a file upload fails with one of these Slack error codes.
+UPLOAD_HINTS = {
+    "not_in_channel": "invite me to this channel (`/invite @paperbot`) and try again",
+    "channel_not_found": "invite me to this channel (`/invite @paperbot`) and try again",
+    "missing_scope": "the app lacks the `files:write` scope; ask an admin to reinstall it",
+    "is_archived": "this channel is archived",
+}
 
 
 def _logger(part: str) -> logging.Logger:
@@ -235,6 +256,7 @@ class SlackChat:
         app.client.timeout = self._timeout
         app.client.retry_handlers = retry_handlers(self._sleep)
         app.command(SLASH_COMMAND)(self._on_slash)
+        app.action(ACTION_IDS)(self._on_action)
         return app
 
     async def _serve_http(self, app: AsyncApp) -> None:
@@ -309,19 +331,36 @@ class SlackChat:
     ) -> None:
         # Acknowledge first, whatever the work: Slack gives up after 3 seconds.
         await ack()
-        task = asyncio.create_task(self._answer(command, respond))
+        self._spawn(self._answer(partial(self.to_command, command), respond, in_channel=True))
+
+    async def _on_action(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        # A button press: acknowledged at once like a slash command (the button stops spinning),
+        # then answered to the presser alone, as a new ephemeral message under the digest.
+        await ack()
+        self._spawn(
+            self._answer(partial(self.action_command, body, action), respond, in_channel=False)
+        )
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _answer(self, payload: dict[str, Any], respond: AsyncRespond) -> None:
+    async def _answer(
+        self, make: Callable[[], Awaitable[Command]], respond: AsyncRespond, *, in_channel: bool
+    ) -> None:
+        """Run the Command `make` builds and answer at the response_url; `in_channel=False`
+        keeps even a channel reply to the caller (buttons)."""
         assert self._on_command is not None
         try:
-            command = await self.to_command(payload)
+            command = await make()
         except InvalidChannelId as exc:
-            log.warning("slash command from an unusable channel: %s", exc)
-            reply = Reply("This channel cannot be used with paperbot.", error=True)
+            log.warning("slash command or button from an unusable channel: %s", exc)
+            command, reply = None, Reply("This channel cannot be used with paperbot.", error=True)
         except _OtherDirectMessage:
-            reply = Reply(OTHER_DM_REPLY, error=True)
+            command, reply = None, Reply(OTHER_DM_REPLY, error=True)
         else:
             try:
                 reply = await self._on_command(command)
@@ -332,21 +371,54 @@ class SlackChat:
                 reply = Reply(
                     "Sorry, something went wrong on our side. Please try again.", error=True
                 )
+        if command is not None and reply.attachment is not None:
+            reply = await self._upload(command, reply)
         message = render_reply(reply)
-        kind = "in_channel" if reply.visibility is Visibility.CHANNEL else "ephemeral"
+        public = in_channel and reply.visibility is Visibility.CHANNEL
         try:
             sent = await respond(
                 text=message.text,
                 blocks=list(message.blocks),
-                response_type=kind,
+                response_type="in_channel" if public else "ephemeral",
+                replace_original=None if in_channel else False,
                 unfurl_links=False,
                 unfurl_media=False,
             )
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            log.warning("could not answer a slash command at its response_url: %s", exc)
+            log.warning("could not answer a command at its response_url: %s", exc)
             return
         if sent.status_code != 200:
             log.warning("response_url refused our reply: HTTP %s %s", sent.status_code, sent.body)
+
+    async def _upload(self, command: Command, reply: Reply) -> Reply:
+        """Upload the reply's file to the command's channel (files_upload_v2); the reply then
+        says so, or why it could not be done."""
+        file = reply.attachment
+        assert file is not None
+        channel = command.channel
+        what = f"files upload of {file.filename} to {channel} for {command.user}"
+        if self._auth_failure is None:
+            self._keep_session()
+            try:
+                await self._client.files_upload_v2(
+                    channel=channel.channel,
+                    content=file.content,
+                    filename=file.filename,
+                    title=file.filename,
+                )
+            except (*_SLACK_FAILURES, SlackRequestError) as exc:
+                code = error_code(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
+                log.warning("Slack: %s failed: %s", what, code)
+                if code in AUTH_FAILED:
+                    self._auth_failure = code
+                why = UPLOAD_HINTS.get(code, "please try again later")
+            else:
+                log.info("Slack: %s (%d bytes)", what, len(file.content))
+                return replace(reply, attachment=None)
+        else:
+            why = "Slack refused the bot's token"
+        note = f"Could not upload `{file.filename}` here: {why}."
+        return replace(reply, text=f"{reply.text}\n{note}", error=True, attachment=None)
 
     async def to_command(self, payload: dict[str, Any]) -> Command:
         """The Command a slash-command payload means (`can_manage` looked up when it matters).
@@ -388,6 +460,28 @@ class SlackChat:
         if dm is not None:
             self._dms[user] = dm
         return dm
+
+    async def action_command(self, body: dict[str, Any], action: dict[str, Any]) -> Command:
+        """The Command a button press means: `like <paper id>` and so on, by the presser, in the
+        message's channel, with the message's `ts` (`can_manage` as for the typed command)."""
+        user = body.get("user") or {}
+        container = body.get("container") or {}
+        team = (body.get("team") or {}).get("id") or user.get("team_id", "")
+        channel = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
+        ref = ChannelRef.parse(f"slack:{team}:{channel}")
+        _, verb = PAPER_ACTIONS[str(action.get("action_id"))]
+        text = f"{verb} {str(action.get('value') or '').strip()}".strip()
+        who = str(user.get("id", ""))
+        ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+        # The bot posts digests in a DM only in its own DM with that person, who manages it.
+        own_dm = channel.startswith("D")
+        return Command(
+            channel=ref,
+            user=who,
+            text=text,
+            can_manage=own_dm or await self._can_manage(who, text),
+            message=str(ts) if ts else None,
+        )
 
     async def _can_manage(self, user: str, text: str) -> bool:
         if not self._admins_only or not needs_manage(text):

@@ -1,11 +1,15 @@
 """Digests and command replies as Slack Block Kit messages. Pure: no I/O, no Slack client.
 
+Every paper of a digest is a section followed by an actions block of four buttons (two blocks a
+paper, so a 50-block message holds 24 papers besides its header and "and N more").
+
 Every piece of text that comes from a paper is escaped (`&`, `<`, `>`), so a title such as
 `<!channel> alert` is shown as text and never pings anyone or becomes a link.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,6 +24,17 @@ MAX_SECTION_TEXT = 3_000
 MAX_MESSAGE_CHARS = 40_000
 MAX_HEADER_TEXT = 150
 MAX_CONTEXT_TEXT = 2_000
+MAX_ACTION_VALUE = 2_000  # a button's `value`
+MAX_BLOCK_ID = 255
+
+# The buttons under every paper of a digest: action_id -> (label, the command it runs).
+# A press runs `<command> <paper id>` (the button's value) through the shared command handler.
+PAPER_ACTIONS: dict[str, tuple[str, str]] = {
+    "paper_like": ("👍", "like"),
+    "paper_dislike": ("👎", "dislike"),
+    "paper_save": ("🔖 Save", "save"),
+    "paper_abstract": ("Abstract", "abstract"),
+}
 
 # Budgets, in escaped characters, that keep one paper's section under MAX_SECTION_TEXT before
 # highlighting; if bold marks push it over, the section is rebuilt without them.
@@ -164,6 +179,29 @@ def paper_section(match: Match) -> dict[str, Any]:
     return _section(text)
 
 
+def paper_actions(paper: Paper) -> dict[str, Any] | None:
+    """The actions block under a paper: 👍, 👎, 🔖 Save, Abstract, each carrying the paper's id.
+
+    None for an id too long for a button's value (the commands still take it).
+    """
+    if not paper.id or len(paper.id) > MAX_ACTION_VALUE:
+        return None
+    digest = hashlib.sha256(paper.id.encode()).hexdigest()[:16]
+    return {
+        "type": "actions",
+        "block_id": f"paper:{digest}",  # unique within a message, at most MAX_BLOCK_ID
+        "elements": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "text": {"type": "plain_text", "text": label, "emoji": True},
+                "value": paper.id,
+            }
+            for action_id, (label, _) in PAPER_ACTIONS.items()
+        ],
+    }
+
+
 def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
@@ -176,7 +214,8 @@ def _context(text: str) -> dict[str, Any]:
 
 
 def render_digest(digest: Digest) -> SlackMessage:
-    """One page of a digest: header on page 1, a section per paper, "and N more" on the last."""
+    """One page of a digest: header on page 1, a section and its buttons per paper, "and N more"
+    on the last."""
     blocks: list[dict[str, Any]] = []
     last = digest.page == digest.pages
     if digest.page <= 1:
@@ -191,7 +230,11 @@ def render_digest(digest: Digest) -> SlackMessage:
         blocks.append(
             _context(f"{escape(_plain(digest.title, 200))}, continued ({digest.page}{of})")
         )
-    blocks.extend(paper_section(m) for m in digest.items)
+    for match in digest.items:
+        blocks.append(paper_section(match))
+        actions = paper_actions(match.paper)
+        if actions is not None:
+            blocks.append(actions)
     if last and digest.more:
         blocks.append(_context(f"…and {more_papers(digest.more)}{_covers(digest)}. {MORE_HINT}"))
     return SlackMessage(text=digest_fallback(digest), blocks=tuple(blocks))
