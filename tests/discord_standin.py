@@ -6,9 +6,11 @@ makes, shaped as Discord answers them:
   `GET /oauth2/applications/@me`, `GET /gateway/bot`, `PUT` of global and guild commands,
   `POST /channels/{id}/messages` (a message object; a repeated `nonce` sent with `enforce_nonce`
   returns the message already created instead of posting again), interaction callbacks, and
-  follow-ups (`/webhooks/{app}/{token}`).
+  follow-ups (`/webhooks/{app}/{token}`); messages keep their components (buttons), and files sent
+  as multipart/form-data are recorded and listed as the message's attachments.
 - A gateway at `/gateway`: HELLO, READY after IDENTIFY, heartbeat ACKs, and `push_interaction`
-  sends INTERACTION_CREATE, so interactions go through discord.py's own parsing and CommandTree.
+  sends INTERACTION_CREATE, so interactions go through discord.py's own parsing and CommandTree
+  (and, for a button press made with `component_payload`, its view store and DynamicItems).
 - `fail(...)` answers the next matching requests with an error: a 429 (`retry_after` in the
   body, and the `Via` header real Discord responses carry: discord.py treats a 429 without it as
   a Cloudflare ban), a 403 or a 404, a 5xx.
@@ -54,6 +56,7 @@ class Recorded:
     query: Mapping[str, str]
     body: Any
     headers: Mapping[str, str]
+    files: tuple[tuple[str, bytes], ...] = ()  # (filename, bytes) of a multipart upload
 
 
 @dataclass
@@ -164,6 +167,27 @@ def interaction_payload(
     return payload
 
 
+def component_payload(
+    custom_id: str,
+    message: Mapping[str, Any],
+    *,
+    user_id: str = USER_ID,
+    permissions: str = ALL_PERMISSIONS,
+    guild_id: str = GUILD_ID,
+) -> dict[str, Any]:
+    """A MESSAGE_COMPONENT interaction (type 3): the button `custom_id` pressed on `message` (a
+    message object as the stand-in returned it, components and all), as Discord sends it."""
+    payload = interaction_payload(
+        "list", user_id=user_id, permissions=permissions, guild_id=guild_id
+    )
+    payload.update(
+        type=3,
+        message=dict(message),
+        data={"custom_id": custom_id, "component_type": 2},
+    )
+    return payload
+
+
 class DiscordStandIn:
     """Discord's REST API and gateway on 127.0.0.1; see the module docstring."""
 
@@ -176,6 +200,7 @@ class DiscordStandIn:
         self.gateway_events: list[dict[str, Any]] = []
         self.send_ready = True  # False: a gateway that accepts IDENTIFY but never gets ready
         self._failures: list[_Failure] = []
+        self._bodies: dict[int, tuple[Any, list[tuple[str, bytes]]]] = {}  # request -> parsed
         self._by_nonce: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1_300_000_000_000_000_000)
         self._seq = itertools.count(1)
@@ -285,6 +310,12 @@ class DiscordStandIn:
         async with asyncio.timeout(5), self._changed:
             await self._changed.wait_for(predicate)
 
+    def _body(self, request: web.Request) -> Any:
+        return self._bodies[id(request)][0]
+
+    def _files(self, request: web.Request) -> list[tuple[str, bytes]]:
+        return self._bodies[id(request)][1]
+
     # --- HTTP -----------------------------------------------------------------------------
 
     @web.middleware
@@ -293,14 +324,28 @@ class DiscordStandIn:
     ) -> web.StreamResponse:
         if request.path == "/gateway":
             return await handler(request)
-        body = await request.json() if request.can_read_body else None
+        files: list[tuple[str, bytes]] = []
+        if request.content_type == "multipart/form-data":  # a message with attachments
+            body = None
+            reader = await request.multipart()
+            async for part in reader:
+                if part.name == "payload_json":
+                    body = json.loads(await part.text())  # type: ignore[union-attr]
+                else:
+                    files.append((part.filename or "", bytes(await part.read())))  # type: ignore[union-attr]
+        else:
+            body = await request.json() if request.can_read_body else None
+        self._bodies[id(request)] = (body, files)
         path = request.path.removeprefix(API_PREFIX)
         self.requests.append(
-            Recorded(request.method, path, dict(request.query), body, dict(request.headers))
+            Recorded(
+                request.method, path, dict(request.query), body, dict(request.headers), tuple(files)
+            )
         )
         try:
             return await self._answer(request, path, handler)
         finally:
+            self._bodies.pop(id(request), None)
             await self._notify()
 
     async def _answer(
@@ -360,7 +405,12 @@ class DiscordStandIn:
         self.commands[guild or "global"] = commands
         return _json(commands)
 
-    def _message(self, channel_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def _message(
+        self,
+        channel_id: str,
+        body: Mapping[str, Any],
+        files: list[tuple[str, bytes]] | None = None,
+    ) -> dict[str, Any]:
         content = body.get("content") or ""
         allowed = body.get("allowed_mentions")
         parse = allowed.get("parse", []) if allowed else ["everyone", "users", "roles"]
@@ -378,22 +428,31 @@ class DiscordStandIn:
             and bool(re.search(r"@(everyone|here)", content)),
             "mentions": re.findall(r"<@!?(\d+)>", content) if "users" in parse else [],
             "mention_roles": re.findall(r"<@&(\d+)>", content) if "roles" in parse else [],
-            "attachments": [],
+            "attachments": [
+                {
+                    "id": str(next(self._ids)),
+                    "filename": name,
+                    "size": len(data),
+                    "url": f"{self.base_url}/attachments/{name}",
+                    "proxy_url": f"{self.base_url}/attachments/{name}",
+                }
+                for name, data in files or []
+            ],
             "pinned": False,
             "flags": body.get("flags", 0),
-            "components": [],
+            "components": body.get("components") or [],
             "nonce": body.get("nonce"),
         }
 
     async def _create_message(self, request: web.Request) -> web.Response:
         channel = request.match_info["channel"]
-        body = await request.json()
+        body = self._body(request)
         if problems := message_problems(body):
             return _invalid(problems)
         nonce = body.get("nonce")
         if nonce and body.get("enforce_nonce") and nonce in self._by_nonce:
             return _json(self._by_nonce[nonce])
-        message = self._message(channel, body)
+        message = self._message(channel, body, self._files(request))
         self.messages.setdefault(channel, []).append(message)
         if nonce:
             self._by_nonce[nonce] = message
@@ -426,7 +485,7 @@ class DiscordStandIn:
         )
 
     async def _callback(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        body = self._body(request)
         kind = body["type"]
         data = body.get("data") or {}
         if problems := message_problems(data):
@@ -440,20 +499,20 @@ class DiscordStandIn:
         }
         answer: dict[str, Any] = {"interaction": interaction}
         if kind in (4, 5):
-            message = self._message(CHANNEL_ID, data)
+            message = self._message(CHANNEL_ID, data, self._files(request))
             interaction["response_message_id"] = message["id"]
             if kind == 4:
                 answer["resource"] = {"type": kind, "message": message}
         return _json(answer)
 
     async def _followup(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        body = self._body(request)
         if problems := message_problems(body):
             return _invalid(problems)
-        return _json(self._message(CHANNEL_ID, body))
+        return _json(self._message(CHANNEL_ID, body, self._files(request)))
 
     async def _edit_original(self, request: web.Request) -> web.Response:
-        return _json(self._message(CHANNEL_ID, await request.json()))
+        return _json(self._message(CHANNEL_ID, self._body(request), self._files(request)))
 
     async def _no_content(self, request: web.Request) -> web.Response:
         return web.Response(status=204)
@@ -538,6 +597,32 @@ def message_problems(body: Mapping[str, Any]) -> list[str]:
             problems.append(f"embeds.{i}.url: not a well formed URL")
     if total > 6000:
         problems.append(f"embeds: {total} > 6000 characters in all")
+    problems.extend(component_problems(body.get("components") or []))
+    return problems
+
+
+def component_problems(rows: list[dict[str, Any]]) -> list[str]:
+    """Why Discord would refuse these message components: ≤ 5 action rows of ≤ 5 buttons, each
+    button with a label or an emoji, a custom_id of 1-100 characters, unique in the message."""
+    problems = []
+    if len(rows) > 5:
+        problems.append(f"components: {len(rows)} > 5 action rows")
+    ids: list[str] = []
+    for i, row in enumerate(rows):
+        buttons = row.get("components") or []
+        if row.get("type") != 1 or not 1 <= len(buttons) <= 5:
+            problems.append(f"components.{i}: an action row holds 1 to 5 components")
+        for button in buttons:
+            cid = button.get("custom_id", "")
+            ids.append(cid)
+            if button.get("type") != 2 or not 1 <= len(cid) <= 100:
+                problems.append(f"components.{i}: bad button custom_id {cid!r}")
+            if not button.get("label") and not button.get("emoji"):
+                problems.append(f"components.{i}: a button needs a label or an emoji")
+            if len(button.get("label") or "") > 80:
+                problems.append(f"components.{i}: label over 80 characters")
+    if len(ids) != len(set(ids)):
+        problems.append("components: custom_id values must be unique in a message")
     return problems
 
 

@@ -45,6 +45,16 @@ SUBCOMMANDS = {
     "pause",
     "resume",
     "help",
+    "like",
+    "dislike",
+    "unvote",
+    "save",
+    "unsave",
+    "saved",
+    "export",
+    "more-like",
+    "abstract",
+    "votes",
 }
 
 
@@ -179,6 +189,19 @@ async def test_without_a_guild_commands_are_registered_globally(
         ("pause", {}, "pause"),
         ("resume", {}, "resume"),
         ("help", {}, "help"),
+        ("like", {"paper": "arxiv:2410.16251"}, "like arxiv:2410.16251"),
+        ("dislike", {"paper": "2410.16251"}, "dislike 2410.16251"),
+        ("unvote", {"paper": "arxiv:2410.16251"}, "unvote arxiv:2410.16251"),
+        (
+            "save",
+            {"paper": "https://arxiv.org/abs/2410.16251"},
+            "save https://arxiv.org/abs/2410.16251",
+        ),
+        ("unsave", {"paper": "arxiv:2410.16251"}, "unsave arxiv:2410.16251"),
+        ("saved", {}, "saved"),
+        ("export", {"format": "bibtex"}, "export bibtex"),
+        ("more-like", {"paper": "arxiv:2410.16251"}, "more-like arxiv:2410.16251"),
+        ("abstract", {"paper": "arxiv:2410.16251"}, "abstract arxiv:2410.16251"),
     ],
 )
 async def test_each_subcommand_reaches_the_handler_as_command_text(

@@ -1,7 +1,8 @@
 """Discord as a chat platform, on discord.py: `/papers` interactions in, embed digests out.
 
-The adapter only translates. An interaction becomes a bot.models.Command for the shared handler;
-a Reply or a Digest page becomes Discord messages (discord_render.py).
+The adapter only translates. An interaction (a `/papers` command, or a press of a digest's
+buttons: buttons.py) becomes a bot.models.Command for the shared handler; a Reply or a Digest
+page becomes Discord messages (render.py), a Reply's file attached to its answer.
 
 Process-global: discord.py builds every REST URL from the class attribute `discord.http.Route.BASE`
 (and its gateway URL from `DiscordWebSocket.DEFAULT_GATEWAY`); the adapter sets the first to
@@ -13,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import aiohttp
@@ -24,6 +27,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from adapters.discord.buttons import ButtonRunner, PaperButton, RowLabel, digest_view
 from adapters.discord.commands import CommandRunner, build_tree
 from adapters.discord.render import (
     DiscordMessage,
@@ -64,6 +68,7 @@ FAILED_REPLY = "Sorry, something went wrong while running that command. Please t
 NOT_IN_CHANNEL_REPLY = "Use `/papers` in a server text channel, or in a direct message with me."
 DM_WORKSPACE = "dm"  # a direct message with the bot: discord:dm:<DM channel id>
 POSTED_BELOW = "Done: see below."
+COMPONENT = discord.InteractionType.component
 
 
 def delivery_nonce(delivery_id: str) -> str:
@@ -98,6 +103,7 @@ class _PaperbotClient(discord.Client):
         self,
         run: CommandRunner,
         *,
+        run_button: ButtonRunner,
         api_url: str,
         guild_id: int | None,
         on_ready: Callable[[], None],
@@ -110,12 +116,15 @@ class _PaperbotClient(discord.Client):
             allowed_mentions=NO_MENTIONS,
         )
         self.tree = build_tree(self, run)
+        self.run_button = run_button  # what a digest button's press runs (buttons.PaperButton)
         self._api_url = api_url
         self._guild_id = guild_id
         self._ready_callback = on_ready
 
     async def setup_hook(self) -> None:
-        """Find the gateway of a non-default API, then register `/papers` with Discord."""
+        """Listen for digest buttons on any message, find the gateway of a non-default API, then
+        register `/papers` with Discord."""
+        self.add_dynamic_items(PaperButton, RowLabel)
         if self._api_url != DISCORD_API_URL:
             _, url, _ = await self.http.get_bot_gateway()
             DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
@@ -268,6 +277,7 @@ class DiscordChat:
         if self._client is None:
             self._client = _PaperbotClient(
                 self._run_command,
+                run_button=self._run_button,
                 api_url=self._api_url,
                 guild_id=self._guild_id,
                 on_ready=self._ready.set,
@@ -304,12 +314,14 @@ class DiscordChat:
         await self.start_http_only()
         message = plain_message(page) if plain else digest_message(page)
         target = self._get_client().get_partial_messageable(int(channel.channel))
+        view = digest_view(message.rows)
         try:
             sent = await target.send(
                 content=message.content,
                 embeds=list(message.embeds),
                 nonce=delivery_nonce(delivery_id),
                 allowed_mentions=NO_MENTIONS,
+                **({"view": view} if view is not None else {}),
             )
         except (discord.Forbidden, discord.NotFound) as exc:
             _log.warning(
@@ -368,25 +380,33 @@ class DiscordChat:
 
     def to_command(self, interaction: discord.Interaction, text: str) -> Command | None:
         """The shared Command for an interaction, or None outside a server channel or a DM with
-        the bot (a group DM)."""
+        the bot (a group DM). A button's press carries the id of the message it was pressed on."""
         if interaction.channel_id is None or (
             interaction.guild_id is None and not _in_dm(interaction)
         ):
             return None
         text = clean(text)  # the payload's JSON may hold lone surrogates or control characters
+        pressed_on = interaction.message if interaction.type is COMPONENT else None
         return Command(
             channel=channel_ref(interaction.guild_id, interaction.channel_id),
             user=str(interaction.user.id),
             text=text,
             can_manage=self.can_manage(interaction, text),
+            message=str(pressed_on.id) if pressed_on is not None else None,
         )
 
-    async def _run_command(self, interaction: discord.Interaction, text: str) -> None:
+    async def _run_button(self, interaction: discord.Interaction, text: str) -> None:
+        """A digest button's press: the command it names, answered to the presser alone."""
+        await self._run_command(interaction, text, caller_only=True)
+
+    async def _run_command(
+        self, interaction: discord.Interaction, text: str, *, caller_only: bool = False
+    ) -> None:
         command = self.to_command(interaction, text)
         if command is None or self._on_command is None:
             await self._answer(interaction, Reply(NOT_IN_CHANNEL_REPLY, error=True), False)
             return
-        work = asyncio.create_task(self._handle(command))
+        work = asyncio.create_task(self._handle(command, caller_only))
         deferred = False
         # Discord wants an answer within 3 s: slow work shows "thinking…" to the caller first.
         # Only to the caller: a digest itself reaches the channel through post(), not this reply.
@@ -399,10 +419,11 @@ class DiscordChat:
                 _log.warning("discord: could not defer %r in %s: %s", text, command.channel, exc)
         await self._answer(interaction, await work, deferred)
 
-    async def _handle(self, command: Command) -> Reply:
+    async def _handle(self, command: Command, caller_only: bool = False) -> Reply:
         assert self._on_command is not None
         try:
-            return await self._on_command(command)
+            reply = await self._on_command(command)
+            return replace(reply, visibility=Visibility.CALLER) if caller_only else reply
         except Exception:
             _log.exception(
                 "discord: command %r by %s in %s failed",
@@ -448,6 +469,10 @@ def _message_kwargs(message: DiscordMessage) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"embeds": list(message.embeds)}
     if message.content is not None:
         kwargs["content"] = message.content
+    if message.attachment is not None:  # a discord.File is read once: made per send
+        kwargs["file"] = discord.File(
+            io.BytesIO(message.attachment.content), filename=message.attachment.filename
+        )
     return kwargs
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import cache
+from typing import Literal
 from zoneinfo import available_timezones
 
 import discord
@@ -18,6 +19,9 @@ CommandRunner = Callable[[discord.Interaction, str], Awaitable[None]]
 
 MAX_QUERY = 256  # the query language's own limit; Discord enforces it in the client too
 MAX_CHOICES = 25  # Discord's limit on autocomplete suggestions
+MAX_PAPER = 512  # a paper id or an arXiv / Hugging Face URL
+PAPER_HELP = "a paper id from search (arxiv:2410.16251), an arXiv id, or an arXiv / HF URL"
+Paper = app_commands.Range[str, 1, MAX_PAPER]
 
 
 @cache
@@ -188,6 +192,72 @@ class PapersGroup(app_commands.Group, name="papers", description="New research p
     async def resume(self, interaction: discord.Interaction) -> None:
         """Resume the channel."""
         await self._run(interaction, "resume")
+
+    # --- votes and the reading list (the same as a digest's buttons) ---
+
+    @app_commands.command(description="👍 More papers like this one in this channel's digests")
+    @app_commands.describe(paper=PAPER_HELP)
+    async def like(self, interaction: discord.Interaction, paper: Paper) -> None:
+        """Vote for a paper (again: withdraw the vote)."""
+        await self._run(interaction, f"like {paper.strip()}")
+
+    @app_commands.command(description="👎 Fewer papers like this one in this channel's digests")
+    @app_commands.describe(paper=PAPER_HELP)
+    async def dislike(self, interaction: discord.Interaction, paper: Paper) -> None:
+        """Vote against a paper."""
+        await self._run(interaction, f"dislike {paper.strip()}")
+
+    @app_commands.command(description="Withdraw your vote on a paper")
+    @app_commands.describe(paper=PAPER_HELP)
+    async def unvote(self, interaction: discord.Interaction, paper: Paper) -> None:
+        """Withdraw a vote."""
+        await self._run(interaction, f"unvote {paper.strip()}")
+
+    @app_commands.command(description="🔖 Add a paper to this channel's reading list")
+    @app_commands.describe(paper=PAPER_HELP)
+    async def save(self, interaction: discord.Interaction, paper: Paper) -> None:
+        """Save a paper."""
+        await self._run(interaction, f"save {paper.strip()}")
+
+    @app_commands.command(description="Take a paper off this channel's reading list")
+    @app_commands.describe(paper=PAPER_HELP)
+    async def unsave(self, interaction: discord.Interaction, paper: Paper) -> None:
+        """Unsave a paper."""
+        await self._run(interaction, f"unsave {paper.strip()}")
+
+    @app_commands.command(description="This channel's saved papers")
+    async def saved(self, interaction: discord.Interaction) -> None:
+        """List the reading list."""
+        await self._run(interaction, "saved")
+
+    @app_commands.command(description="The saved papers as a file: BibTeX or CSV")
+    @app_commands.describe(format="bibtex (for LaTeX and reference managers) or csv")
+    async def export(
+        self, interaction: discord.Interaction, format: Literal["bibtex", "csv"]
+    ) -> None:
+        """Export the reading list as an attachment."""
+        await self._run(interaction, f"export {format}")
+
+    @app_commands.command(
+        name="more-like", description="Stored papers of the last 30 days most like this one"
+    )
+    @app_commands.describe(paper=PAPER_HELP)
+    async def more_like(self, interaction: discord.Interaction, paper: Paper) -> None:
+        """Find similar papers."""
+        await self._run(interaction, f"more-like {paper.strip()}")
+
+    @app_commands.command(description="A paper's whole abstract, shown to you")
+    @app_commands.describe(paper=PAPER_HELP)
+    async def abstract(self, interaction: discord.Interaction, paper: Paper) -> None:
+        """Show an abstract."""
+        await self._run(interaction, f"abstract {paper.strip()}")
+
+    votes = app_commands.Group(name="votes", description="This channel's votes")
+
+    @votes.command(name="reset", description="Forget this channel's votes (ranking as before)")
+    async def votes_reset(self, interaction: discord.Interaction) -> None:
+        """Forget the channel's votes."""
+        await self._run(interaction, "votes reset")
 
     @app_commands.command(name="help", description="How to use paperbot, with examples")
     async def help_(self, interaction: discord.Interaction) -> None:

@@ -1,5 +1,8 @@
 """Digests and replies as Discord messages: one embed per paper, within Discord's limits. Pure.
 
+A digest message carries at most 5 papers: Discord allows 5 rows of buttons a message, and every
+paper gets its own row (#n 👍 👎 🔖 Save Abstract; see buttons.py).
+
 Paper text is escaped (markdown and mentions) before it reaches a message, so a title such as
 `**@everyone** _x_` shows literally and never pings; every send also carries
 `AllowedMentions.none()` (see discord_chat.py).
@@ -9,11 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
+from adapters.discord.buttons import has_buttons
 from bot.delivery.render import (
     first_authors,
     first_sentence,
@@ -22,7 +26,7 @@ from bot.delivery.render import (
     sentence_hits,
     truncate,
 )
-from bot.models import Digest, Match, Reply
+from bot.models import Attachment, Digest, Match, Reply
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 MAX_EMBEDS = 10
@@ -32,6 +36,7 @@ MAX_DESCRIPTION = 4096
 MAX_FOOTER = 2048
 MAX_CONTENT = 2000
 MAX_URL = 2048
+MAX_ACTION_ROWS = 5  # rows of buttons a message may carry: one per paper, so 5 papers a message
 LINK_URL_LIMIT = 512  # longer PDF/code links are left out so a description never needs cutting
 FOOTER_LIMIT = 256
 
@@ -45,10 +50,13 @@ _HTTP_URL = re.compile(r"^https?://[^\s<>]+$")
 
 @dataclass(frozen=True)
 class DiscordMessage:
-    """One message to send: optional content (≤ 2,000 characters) and up to 10 embeds."""
+    """One message to send: optional content (≤ 2,000 characters), up to 10 embeds, a row of
+    buttons per (number, paper id) in `rows` (≤ 5), and a file to attach."""
 
     content: str | None
     embeds: tuple[discord.Embed, ...] = ()
+    rows: tuple[tuple[int, str], ...] = ()
+    attachment: Attachment | None = None
 
     @property
     def embed_chars(self) -> int:
@@ -148,8 +156,17 @@ def header_text(page: Digest) -> str | None:
 
 
 def digest_message(page: Digest) -> DiscordMessage:
-    """One digest page as one message (header text and one embed per paper)."""
-    return DiscordMessage(header_text(page), tuple(paper_embed(m) for m in page.items))
+    """One digest page as one message: header text, one embed per paper (its footer numbered
+    `#1`...), and under them a row of buttons per paper, numbered the same."""
+    embeds = []
+    rows = []
+    for n, match in enumerate(page.items, start=1):
+        embed = paper_embed(match)
+        embed.set_footer(text=truncate(f"#{n} · {embed.footer.text}", FOOTER_LIMIT))
+        embeds.append(embed)
+        if has_buttons(match.paper.id):
+            rows.append((n, match.paper.id))
+    return DiscordMessage(header_text(page), tuple(embeds), tuple(rows))
 
 
 def plain_message(page: Digest) -> DiscordMessage:
@@ -176,10 +193,11 @@ def plain_message(page: Digest) -> DiscordMessage:
 
 
 def message_fits(message: DiscordMessage) -> bool:
-    """Whether Discord accepts the message: ≤ 10 embeds, ≤ 6,000 embed characters, ≤ 2,000 of
-    content, and every embed within its own field limits."""
+    """Whether Discord accepts the message: ≤ 10 embeds, ≤ 5 rows of buttons, ≤ 6,000 embed
+    characters, ≤ 2,000 of content, and every embed within its own field limits."""
     return (
         len(message.embeds) <= MAX_EMBEDS
+        and len(message.rows) <= MAX_ACTION_ROWS
         and message.embed_chars <= MAX_EMBED_TOTAL
         and len(message.content or "") <= MAX_CONTENT
         and all(
@@ -249,7 +267,7 @@ def reply_messages(reply: Reply) -> list[DiscordMessage]:
     chunks = split_text(escape_mentions(reply.text))
     groups = group_embeds(paper_embed(m) for m in reply.matches)
     if not chunks and not groups:
-        return [DiscordMessage("Done.")]
+        return [DiscordMessage("Done.", attachment=reply.attachment)]
     messages = [DiscordMessage(chunk) for chunk in chunks]
     if groups:
         first: Sequence[discord.Embed] = groups[0]
@@ -258,4 +276,6 @@ def reply_messages(reply: Reply) -> list[DiscordMessage]:
         else:
             messages.append(DiscordMessage(None, tuple(first)))
         messages.extend(DiscordMessage(None, g) for g in groups[1:])
+    if reply.attachment is not None:  # the file goes with the first message, the one answered
+        messages[0] = replace(messages[0], attachment=reply.attachment)
     return messages
