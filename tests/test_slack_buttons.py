@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -367,3 +368,10 @@ async def test_an_export_to_a_channel_the_bot_is_not_in_says_what_to_do(
     text = response["blocks"][0]["text"]["text"]
     assert text.startswith(":warning: *2* saved papers as BibTeX.")
     assert "Could not upload `paperbot-saved.bib` here: invite me to this channel" in text
+
+
+def test_the_manifest_enables_buttons_and_uploads() -> None:
+    manifest = (Path(__file__).parent.parent / "config" / "slack-manifest.yml").read_text()
+    assert "      - files:write " in manifest
+    assert "  interactivity:" in manifest and "    is_enabled: true" in manifest
+    assert "# request_url: https://paperbot.example.org/slack/events" in manifest
