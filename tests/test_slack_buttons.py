@@ -375,3 +375,20 @@ def test_the_manifest_enables_buttons_and_uploads() -> None:
     assert "      - files:write " in manifest
     assert "  interactivity:" in manifest and "    is_enabled: true" in manifest
     assert "# request_url: https://paperbot.example.org/slack/events" in manifest
+
+
+async def test_a_press_in_ones_own_dm_is_managed_by_that_person(
+    slack: SlackStandin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(slack_chat, "needs_manage", lambda text: True)
+    chat = SlackChat(
+        bot_token=slack.bot_token, signing_secret=SECRET, api_url=slack.api_url, admins_only=True
+    )
+    payload = press(slack, "paper_like", "arxiv:2406.12346", channel_id="D0ALICE")
+    command = await chat.action_command(payload, payload["actions"][0])
+    channel = await chat.action_command(
+        press(slack, "paper_like", "x"), {"action_id": "paper_like", "value": "x"}
+    )
+    await chat.stop()
+    assert command.channel == ChannelRef("slack", "T0STANDIN", "D0ALICE") and command.can_manage
+    assert channel.can_manage is False
