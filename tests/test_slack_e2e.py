@@ -167,3 +167,63 @@ def test_cli_digest_posts_block_kit_to_slack_once(threaded_slack, monkeypatch, t
     assert "Nothing posted" in second.output
     [message] = threaded_slack.posted("C1")
     assert sum(b["type"] == "section" for b in message["blocks"]) == 10
+
+
+async def test_digest_buttons_vote_through_the_real_handler_and_database(
+    bot, slack, source, stores
+):  # type: ignore[no-untyped-def]
+    import json
+    from urllib.parse import urlencode
+
+    chat, pipe = bot
+    await slash(chat, slack, "subscribe diffusion")
+    source.papers = PAPERS
+    await pipe.poll("list", force=True)
+    await pipe.run_digest(CH)
+    [message] = slack.posted("C0PAPERS")
+    [like] = [
+        e
+        for b in message["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["value"] == "arxiv:2611.00001" and e["action_id"] == "paper_like"
+    ]
+
+    async def press(action_id: str, value: str) -> dict:  # type: ignore[type-arg]
+        payload = {
+            "type": "block_actions",
+            "user": {"id": "U0ALICE", "team_id": "T0STANDIN"},
+            "team": {"id": "T0STANDIN"},
+            "channel": {"id": "C0PAPERS"},
+            "container": {"type": "message", "message_ts": message["ts"], "channel_id": "C0PAPERS"},
+            "message": message,
+            "response_url": slack.response_url("press"),
+            "actions": [{"action_id": action_id, "value": value, "type": "button"}],
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        host, port = chat.address
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"http://{host}:{port}/slack/events",
+                data=body.encode(),
+                headers=signed_headers(SECRET, int(time.time()), body),
+            ) as resp,
+        ):
+            assert resp.status == 200
+        return await slack.next_response()
+
+    first = await press(like["action_id"], like["value"])
+    [vote] = await stores.votes.for_channel(CH)
+    assert (vote.user, vote.paper_id, vote.value, vote.message) == (
+        "U0ALICE",
+        "arxiv:2611.00001",
+        1,
+        message["ts"],
+    )
+    assert first["response_type"] == "ephemeral" and first["replace_original"] is False
+    again = await press("paper_like", "arxiv:2611.00001")  # pressed twice: withdrawn
+    assert "withdrawn" in again["text"] and await stores.votes.for_channel(CH) == []
+    gone = await press("paper_like", "arxiv:2301.99999")  # a digest from before: paper pruned
+    assert gone["text"].startswith("No stored paper `arxiv:2301.99999`")
+    assert await stores.votes.for_channel(CH) == []
