@@ -216,7 +216,7 @@ async def test_sigkill_at_random_points_posts_everything_exactly_once(tmp_path):
             while not exited.done():
                 slack.activity.clear()
                 woke = asyncio.ensure_future(slack.activity.wait())
-                done, _ = await asyncio.wait({exited, woke}, timeout=5)
+                done, _ = await asyncio.wait({exited, woke}, timeout=15)
                 woke.cancel()
                 if not done:  # no call for a while: out of work before its kill point
                     proc.kill()
