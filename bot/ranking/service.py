@@ -54,7 +54,9 @@ class Ranking:
                 return
             self._stale = False
             papers = await self.stores.papers.seen_between(now - WINDOW, now)
-            await asyncio.to_thread(self.ranker.refit, papers)
+            # In the worker thread, with the refit: the first use imports scikit-learn, which
+            # takes seconds, and must not hold up the event loop (commands, buttons, posts).
+            await asyncio.to_thread(lambda: self.ranker.refit(papers))
             self._fitted_at = now
 
     async def taste(self, ref: ChannelRef, votes: Sequence[Vote] | None = None) -> Taste | None:
