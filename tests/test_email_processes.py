@@ -18,6 +18,7 @@ from adapters.email.chat import ONE_CLICK
 from adapters.sources.sample import SampleSource
 from adapters.web.unsubscribe import UnsubscribeTokens
 from bot.delivery.pipeline import Pipeline
+from bot.delivery.scheduler import CONCURRENCY
 from bot.models import ChannelRef, ChannelSettings, Schedule
 from bot.ports import utcnow
 from bot.query.language import parse
@@ -137,5 +138,9 @@ async def test_sigkill_during_a_send_loses_nothing(tmp_path):
     assert all(state == "sent" for *_, state in rows)
     mailed = Counter(smtp.mailbox.delivery_ids())
     assert set(mailed) == {d for _, _, d, _ in rows}  # every digest arrived
-    # Each kill cut off one send's answer: that digest is mailed once more, nothing else is.
-    assert sum(n - 1 for n in mailed.values()) == KILLS
+    # Each kill cut off the answer of the send it was fired in: that digest is mailed once more.
+    # The sweep sends to several channels at once, so a kill may also cut off others that were
+    # in flight (each mailed once more too), never more than the sends running at once.
+    extra = sum(n - 1 for n in mailed.values())
+    assert KILLS <= extra <= KILLS * CONCURRENCY
+    assert max(mailed.values()) <= KILLS + 1
