@@ -197,7 +197,7 @@ class RetentionStore(Protocol):
     async def footprint(self) -> Footprint: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # (a sweep holds every voting channel's votes)
 class Vote:
     """One person's vote on a paper in a channel: +1 like, -1 dislike; with the paper's text
     as it was voted on (it trains the ranking after the paper is pruned)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import hashlib
 import os
@@ -52,17 +51,20 @@ class ProcessLocks:
     """In-process locks for SQLite, where one process is the documented mode."""
 
     def __init__(self) -> None:
-        self._locks: dict[ChannelRef, asyncio.Lock] = {}
+        self._held: set[ChannelRef] = set()  # (only those held now: a sweep of every channel
+        # leaves nothing behind)
 
     @asynccontextmanager
     async def hold(self, ref: ChannelRef) -> AsyncIterator[bool]:
         """Yield whether this task now holds the channel's lock (False if another task does)."""
-        lock = self._locks.setdefault(ref, asyncio.Lock())
-        if lock.locked():
+        if ref in self._held:
             yield False
             return
-        async with lock:
+        self._held.add(ref)
+        try:
             yield True
+        finally:
+            self._held.discard(ref)
 
 
 class AlreadyRunning(Exception):

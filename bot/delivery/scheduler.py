@@ -226,20 +226,26 @@ class Scheduler:
                 await self.pipeline.stores.deliveries.delivered_by_channel([p.id for p in papers]),
                 votes,
             )
-        gate = asyncio.Semaphore(self.concurrency)
+        jobs: list[tuple[Channel, datetime | None]] = [*due, *((c, None) for c in retry)]
+        turns = iter(enumerate(jobs))
+        reports: dict[int, DeliveryReport] = {}
 
-        async def serve(channel: Channel, slot: datetime | None) -> DeliveryReport | None:
-            async with gate:
+        async def serve() -> None:
+            # `concurrency` of these take the channels in turn: a task per channel at once
+            # would hold 10,000 of them waiting, in memory, for a turn.
+            for i, (channel, slot) in turns:
                 try:
                     if slot is None:
-                        return await self.pipeline.flush(channel.ref)
-                    return await self.pipeline.run_in_round(channel.ref, slot, round)
+                        report = await self.pipeline.flush(channel.ref)
+                    else:
+                        report = await self.pipeline.run_in_round(channel.ref, slot, round)
                 except Exception:  # one channel's trouble never stops the others
                     log.exception("sweep of %s failed", channel.ref)
-                    return None
+                    continue
+                reports[i] = report
 
-        jobs = [serve(c, s) for c, s in due] + [serve(c, None) for c in retry]
-        return [r for r in await asyncio.gather(*jobs) if r is not None]
+        await asyncio.gather(*(serve() for _ in range(self.concurrency)))
+        return [reports[i] for i in sorted(reports)]  # in the order of `jobs`
 
     def next_run(self, channel: Channel) -> datetime | None:
         """When the channel's next digest is due."""

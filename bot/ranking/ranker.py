@@ -31,7 +31,7 @@ class Ranker:
         self.features: Features | None = None
         self._window: tuple[int, str] | None = None
         self._tastes: OrderedDict[str, tuple[str, Taste | None]] = OrderedDict()
-        # Models are learned in worker threads, several at once (liblinear lets go of the GIL):
+        # Models are learned on the event loop, features refitted in a worker thread:
         # the lock guards the cache only, never a training.
         self._lock = threading.Lock()
 

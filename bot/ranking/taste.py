@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import sklearn
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -28,6 +29,7 @@ __all__ = ["MIN_LIKES", "Features", "Taste", "fit_features", "learn", "paper_tex
 
 NEGATIVES = 150  # sampled non-liked papers of the window, besides the disliked ones
 BECAUSE_MIN = 0.05  # a liked paper less similar than this explains nothing
+SHARED_TERMS_FROM = 100  # papers in the window from which a term must be in two to count
 
 
 def paper_text(title: str, abstract: str) -> str:
@@ -51,6 +53,7 @@ class Features:
             return self.matrix[known]
         extra = [p for p, i in zip(papers, known, strict=True) if i is None]
         computed = self.vectorizer.transform([paper_text(p.title, p.abstract) for p in extra])
+        computed.sort_indices()
         out, j = [], 0
         for i in known:
             if i is None:
@@ -70,16 +73,21 @@ def fit_features(papers: Sequence[Paper], *, bigrams: bool = True) -> Features |
         ngram_range=(1, 2) if bigrams else (1, 1),
         stop_words="english",
         sublinear_tf=True,
-        min_df=1,
+        # A term in a single paper of the window tells no paper apart from others: dropped, it
+        # takes most of the vocabulary's memory with it (the bigrams of a month's papers), and
+        # the ranking benchmark gained by it (mean precision@10 0.70 -> 0.73).
+        min_df=2 if len(unique) >= SHARED_TERMS_FROM else 1,
         max_df=0.5,
-        dtype=np.float64,  # what liblinear trains on: no copy per channel
+        dtype=np.float32,  # half the memory; a channel's few hundred training rows are copied
     )
     try:
         matrix = vectorizer.fit_transform([paper_text(p.title, p.abstract) for p in unique])
     except ValueError:  # nothing but stop words
         return None
     ids = tuple(p.id for p in unique)
-    return Features(vectorizer, {pid: i for i, pid in enumerate(ids)}, matrix.tocsr(), ids)
+    matrix = matrix.tocsr()
+    matrix.sort_indices()  # once here, so that no training sorts its rows again
+    return Features(vectorizer, {pid: i for i, pid in enumerate(ids)}, matrix, ids)
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,14 @@ class Taste:
         ]
 
 
+def _float64(rows: sparse.csr_matrix) -> sparse.csr_matrix:
+    """The rows as liblinear trains on them. Built directly: the vectoriser's rows come with
+    their indices sorted, and `astype` would sort them again (half the cost of a training)."""
+    out = sparse.csr_matrix((rows.data.astype(np.float64), rows.indices, rows.indptr), rows.shape)
+    out.has_sorted_indices = True
+    return out
+
+
 def _stable(channel: str, paper_id: str) -> bytes:
     return hashlib.blake2b(f"{channel}\0{paper_id}".encode(), digest_size=8).digest()
 
@@ -123,9 +139,6 @@ def learn(
     if len(liked) < MIN_LIKES:
         return None
     voted = [*liked.values(), *disliked.values()]
-    voted_rows = features.vectors(
-        [Paper(id=v.paper_id, title=v.title, abstract=v.abstract) for v in voted]
-    )
     # The sample is drawn by a generator seeded from the channel: the same channel and window
     # always give the same negatives, on every replica.
     rng = np.random.default_rng(int.from_bytes(_stable(channel, ""), "big"))
@@ -136,17 +149,30 @@ def learn(
         for i in sorted(drawn)
         if features.ids[i] not in liked and features.ids[i] not in disliked
     ][:negatives]
-    x = sparse.vstack([voted_rows, features.matrix[sampled]], format="csr")
-    y = np.array([1] * len(liked) + [0] * (len(disliked) + len(sampled)))
-    if y.min() == 1:  # nothing to tell the liked papers from yet
+    rows = [features.rows.get(v.paper_id) for v in voted]
+    if all(i is not None for i in rows):  # the common case: one slice of the window's rows
+        x = features.matrix[[*rows, *sampled]]
+        voted_rows = x[: len(voted)]
+    else:  # a voted paper outside the window is learned from its stored text
+        voted_rows = features.vectors(
+            [Paper(id=v.paper_id, title=v.title, abstract=v.abstract) for v in voted]
+        )
+        x = sparse.vstack([voted_rows, features.matrix[sampled]], format="csr")
+    positives, others = len(liked), len(disliked) + len(sampled)
+    if not others:  # nothing to tell the liked papers from yet
         return None
+    y = np.array([1] * positives + [0] * others)
+    # "balanced" class weights, worked out here: scikit-learn's own check costs more than the
+    # training itself on a few hundred rows, as does validating parameters that are constants.
+    weights = {1: len(y) / (2 * positives), 0: len(y) / (2 * others)}
     if model == "svm":  # arxiv-sanity-lite's choice; trains in milliseconds on a few hundred rows
         clf: LogisticRegression | LinearSVC = LinearSVC(
-            C=0.1, class_weight="balanced", tol=1e-3, max_iter=1000, random_state=0
+            C=0.1, class_weight=weights, tol=1e-3, max_iter=1000, random_state=0
         )
     else:
-        clf = LogisticRegression(C=1.0, class_weight="balanced", solver="liblinear", random_state=0)
-    clf.fit(x, y)
+        clf = LogisticRegression(C=1.0, class_weight=weights, solver="liblinear", random_state=0)
+    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+        clf.fit(_float64(x), y)
     coef = np.asarray(clf.coef_, dtype=np.float32).ravel()  # kept: half the memory
     liked_rows = voted_rows[: len(liked)]
     titles = tuple(v.title for v in liked.values())
