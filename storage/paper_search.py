@@ -213,16 +213,21 @@ class PaperSearch:
                 )
         return out
 
-    async def from_source(self, source: str, start: datetime, end: datetime) -> list[Paper]:
-        """Papers first seen in (start, end] that `source` sighted."""
+    async def most_upvoted(
+        self, source: str, start: datetime, end: datetime, limit: int
+    ) -> list[Paper]:
+        """The `limit` most upvoted papers first seen in (start, end] that `source` sighted
+        (ties by id), ranked by the database: only those shown are read whole."""
         has = (
             "EXISTS (SELECT 1 FROM json_each(papers.sources) WHERE json_each.value = :source)"
             if self._sqlite
             else "jsonb_exists(CAST(papers.sources AS jsonb), :source)"
         )
+        order_id = "id" if self._sqlite else 'id COLLATE "C"'
         sql = (
             f"SELECT {COLUMNS} FROM papers WHERE first_seen > :start AND first_seen <= :end "
-            f"AND {has}"
+            f"AND {has} ORDER BY coalesce(upvotes, 0) DESC, {order_id} LIMIT :limit"
         )
+        params = {"start": start, "end": end, "source": source, "limit": limit}
         async with self.engine.connect() as conn:
-            return await read_papers(conn, sql, {"start": start, "end": end, "source": source})
+            return await read_papers(conn, sql, params)

@@ -6,7 +6,8 @@ and authors, and every folded category, each token led by a letter naming its fi
 them. SQLite keeps the tokens in an FTS5 table (the `ascii` tokenizer splits them exactly on
 the spaces written here); PostgreSQL in a tsvector with their positions. A query becomes a
 boolean expression over those tokens (and the upvotes column): exact for words, phrases,
-categories, upvotes and their AND / OR / NOT; a superset for wildcards on words (keys are
+categories, lone wildcards (each field's distinct words are indexed too, after its keys),
+upvotes and their AND / OR / NOT; a superset for a phrase with a wildcard in it (keys are
 plural-folded, wildcards match words), which the evaluator then settles paper by paper.
 """
 
@@ -22,6 +23,9 @@ from bot.query.language import Query, Upvotes
 from bot.query.text import SEP, fold_text, tokenize, tokenize_parts
 
 _LEAD = {"title": "t", "abstract": "a", "authors": "u", "categories": "c"}
+# Each field's distinct words as written (folded), after all the keys: a lone wildcard
+# (`diffus*`) starts a word, not a key, so these let the index decide it exactly.
+_WORD_LEAD = {"title": "h", "abstract": "b", "authors": "n"}
 GAP = "x"  # between fields and authors: no query token is a bare `x`
 _MAX_POSITION = 16383  # PostgreSQL's last position
 _MAX_POSITIONS = 255  # PostgreSQL keeps at most 256 positions of one lexeme
@@ -33,12 +37,14 @@ def _category_token(name: str) -> str:
 
 
 def paper_tokens(paper: Paper) -> Iterator[str]:
-    """The paper's index tokens, in text order."""
-    for field, tokens in (
+    """The paper's index tokens: each field's keys in text order, its categories, then each
+    field's distinct words (for wildcards; no phrase is looked up among them)."""
+    fields = (
         ("title", tokenize(paper.title)),
         ("abstract", tokenize(paper.abstract)),
         ("authors", tokenize_parts(paper.authors, ", ")),
-    ):
+    )
+    for field, tokens in fields:
         lead = _LEAD[field]
         for key in tokens.keys:
             yield GAP if key == SEP else lead + key
@@ -46,6 +52,11 @@ def paper_tokens(paper: Paper) -> Iterator[str]:
     for name in paper.categories:
         yield _category_token(" ".join(fold_text(name).split()))
         yield GAP
+    for field, tokens in fields:
+        lead = _WORD_LEAD[field]
+        for word in dict.fromkeys(tokens.words):
+            if word != SEP:
+                yield lead + word
 
 
 def sqlite_terms(paper: Paper) -> str:
@@ -111,7 +122,10 @@ def _term(term: CompiledTerm, fields: tuple[str, ...]) -> tuple[Expr, bool]:
             tokens = tuple(lead + key for key, _ in term.parts)
             per_field.append(("tok", tokens[0]) if len(tokens) == 1 else ("phrase", tokens))
             continue
-        exact = False
+        if len(term.parts) == 1:  # a lone wildcard: the words themselves are indexed
+            per_field.append(("prefix", _WORD_LEAD[field] + term.parts[0][0]))
+            continue
+        exact = False  # a phrase with a wildcard: its keys, a superset
         per_field.append(
             _all(
                 [

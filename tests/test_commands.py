@@ -302,6 +302,20 @@ async def test_trending_lists_huggingface_papers_by_upvotes(pipeline, source, ch
     assert [m.paper.title for m in reply.matches] == ["Big", "Small"]
 
 
+async def test_trending_shows_the_ten_most_upvoted_with_ties_by_id(pipeline, source, chat):
+    # Twelve Hugging Face papers, half of them never upvoted: the database ranks and cuts.
+    hf = [
+        paper(40 - i, f"P{i}", upvotes=5 if i % 2 else None, sources=("huggingface",))
+        for i in range(12)
+    ]
+    await poll(pipeline, source, hf)
+    reply = await chat.command(CH, "trending")
+    assert [m.paper.title for m in reply.matches] == [
+        *("P11", "P9", "P7", "P5", "P3", "P1"),  # 5 upvotes, lowest id first
+        *("P10", "P8", "P6", "P4"),  # none
+    ]
+
+
 async def test_subscribe_preview_counts_only_last_seven_days(pipeline, source, chat, clock):
     await poll(pipeline, source, PAPERS[:1])
     clock.advance(days=8)

@@ -26,6 +26,7 @@ from bot.query.language import Query, QueryError, parse
 from storage import build_stores
 from storage.db import open_database
 from storage.migrate import upgrade
+from storage.paper_search import Ranked
 from storage.tables import paper_terms, papers
 from storage.text_index import translate
 from tests.conftest import PG_URL, pg_reason, reset_postgres
@@ -195,4 +196,61 @@ async def test_migration_indexes_papers_stored_before_it(db_url: str) -> None:
     assert found.total == 1
     assert found.matches[0].paper.title == "Diffusion policies for robots"
     assert found.matches[0].hits[0].field == "title"
+    await engine.dispose()
+
+
+def test_a_lone_wildcard_is_decided_by_the_index(store: Store) -> None:
+    """`diffus*` starts words, not keys: the index holds the words too, so the database counts
+    and ranks it (no paper-by-paper fallback), title matches first."""
+    drawn = [
+        (Paper(id="arxiv:2612.00011", title="Light and shade", abstract="Diffuse light."), 1, 0),
+        (Paper(id="arxiv:2612.00012", title="Diffusion models", abstract="Images."), 2, 0),
+        (Paper(id="arxiv:2612.00013", title="Transformers", abstract="Attention is all."), 1, 0),
+        (Paper(id="arxiv:2612.00014", title="Refusing diffusers", abstract="No."), 3, 0),
+    ]
+    store.run(_write(store, drawn))
+    query = parse("diffus*")
+    assert translate(query).exact
+    window = (NOW - timedelta(days=30), NOW)
+    ranked = store.run(store.stores.papers.ranked(query, *window, 10))
+    assert ranked is not None and ranked.total == 3
+    assert ranked.ids == ["arxiv:2612.00012", "arxiv:2612.00014", "arxiv:2612.00011"]
+    found = store.run(store.pipeline.find(query, 30, 10))
+    assert [m.paper.title for m in found.matches] == [
+        "Diffusion models",
+        "Refusing diffusers",
+        "Light and shade",
+    ]
+    assert found.matches[2].hits[0].field == "abstract"
+
+
+async def test_migration_indexes_the_words_of_papers_indexed_before_it(db_url: str) -> None:
+    from alembic import command
+
+    from storage.migrate import alembic_config
+    from storage.text_index import GAP, paper_tokens
+
+    paper = Paper(id="arxiv:2612.00021", title="Diffusion policies", abstract="For robots.")
+    engine = await open_database(db_url)
+    await build_stores(engine).papers.upsert([paper], NOW - timedelta(days=1))
+    old = [t for t in paper_tokens(paper) if t[0] not in "hbn"]  # as 0004 indexed it
+    if engine.dialect.name == "sqlite":
+        terms, cast = " ".join(old), ":terms"
+    else:
+        places: dict[str, list[str]] = {}
+        for i, token in enumerate(old, start=1):
+            if token != GAP:
+                places.setdefault(token, []).append(str(i))
+        terms = " ".join(f"'{t}':{','.join(p)}" for t, p in places.items())
+        cast = "CAST(:terms AS tsvector)"
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0005"))
+        await conn.execute(text(f"UPDATE paper_terms SET terms = {cast}"), {"terms": terms})
+    window = (NOW - timedelta(days=30), NOW)
+    stores = build_stores(engine)
+    assert await stores.papers.ranked(parse("polic*"), *window, 10) == Ranked(0, [])
+    await upgrade(engine)
+    assert await stores.papers.ranked(parse("polic*"), *window, 10) == Ranked(
+        1, ["arxiv:2612.00021"]
+    )
     await engine.dispose()

@@ -69,5 +69,6 @@ class PaperCommands(CommandBase):
             except Exception as exc:
                 log.warning("live trending failed, using stored papers: %s", exc)
         now = self.clock()
-        daily = await self.stores.papers.from_source("huggingface", now - timedelta(hours=36), now)
-        return sorted(daily, key=lambda p: (-(p.upvotes or 0), p.id))
+        return await self.stores.papers.most_upvoted(
+            "huggingface", now - timedelta(hours=36), now, SEARCH_LIMIT
+        )
