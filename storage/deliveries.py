@@ -55,6 +55,16 @@ class DeliveryRepository:
                 found.update(r.paper_id for r in rows)
         return found
 
+    async def papers_on_message(self, ref: ChannelRef, message_id: str) -> list[str]:
+        """The papers the channel's digest message `message_id` carries, in its order."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(deliveries.c.paper_id)
+                .where(deliveries.c.channel_id == str(ref), deliveries.c.message_id == message_id)
+                .order_by(deliveries.c.position)
+            )
+            return [r.paper_id for r in rows]
+
     async def delivered_by_channel(self, paper_ids: Sequence[str]) -> dict[str, set[str]]:
         """For these papers, which channels already have them in the ledger: channel id ->
         paper ids (for a round over many channels at once)."""

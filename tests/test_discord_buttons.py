@@ -14,9 +14,10 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 import adapters.discord.chat as discord_chat
-from adapters.discord.buttons import custom_id
+from adapters.discord.buttons import custom_id, digest_view
 from adapters.discord.chat import DiscordChat
 from adapters.discord.render import MAX_ACTION_ROWS, digest_message, fits
+from bot.commands.feedback import button_ref
 from bot.delivery.digest import paginate
 from bot.models import Attachment, ChannelRef, Command, Digest, Reply, Visibility
 from tests.discord_standin import (
@@ -128,11 +129,23 @@ def test_a_digest_message_holds_five_papers_each_with_a_numbered_row() -> None:
     assert custom_id("like", "arxiv:2406.12346") == "paperbot:like:arxiv:2406.12346"
 
 
-def test_a_paper_whose_id_cannot_fit_a_custom_id_keeps_its_embed_without_a_row() -> None:
+async def test_a_paper_whose_id_cannot_fit_a_custom_id_gets_buttons_by_its_short_reference() -> (
+    None
+):
     long_id = "url:https://blog.example.org/2026/06/" + "a-very-long-post-slug-" * 4
     page = Digest(channel=CHANNEL, items=(match_for(paper(1, id=long_id), "diffusion"),))
     message = digest_message(page)
-    assert len(message.embeds) == 1 and message.rows == ()
+    assert len(message.embeds) == 1 and message.rows == ((1, long_id),)
+    view = digest_view(message.rows)
+    assert view is not None
+    ids = [item.custom_id for item in view.children]  # type: ignore[attr-defined]
+    ref = button_ref(long_id)
+    assert ids == [
+        "paperbot:row:1",
+        *(f"paperbot:{a}:{ref}" for a in ("like", "dislike", "save", "abstract")),
+    ]
+    assert all(len(i) <= 100 for i in ids)
+    assert custom_id("like", long_id) == f"paperbot:like:{ref}"
 
 
 async def test_posted_digest_messages_carry_the_buttons_discord_accepts(
@@ -177,6 +190,25 @@ async def test_a_press_runs_the_command_and_answers_the_presser_only(
     assert callback.body["type"] == 4
     assert callback.body["data"]["flags"] == EPHEMERAL
     assert callback.body["data"]["content"] == f"ok: {action} arxiv:2406.12348"
+
+
+async def test_a_long_ids_buttons_reach_discord_and_press_as_its_short_reference(
+    start: Start, standin: DiscordStandIn, handler: Handler
+) -> None:
+    chat = await start()
+    long_id = "url:https://blog.example.org/2026/06/" + "a-very-long-post-slug-" * 4
+    page = Digest(channel=CHANNEL, items=(match_for(paper(1, id=long_id), "diffusion"),))
+    await chat.post(CHANNEL, page, "delivery-long:1")
+    [message] = standin.messages[CHANNEL_ID]
+    assert message_problems(message) == []  # Discord's limits, custom_id's 100 included
+    button = message["components"][0]["components"][1]["custom_id"]
+    assert button == f"paperbot:like:{button_ref(long_id)}"
+
+    await answers(standin, component_payload(button, message))
+
+    assert handler.commands == [
+        Command(CHANNEL, USER_ID, f"like {button_ref(long_id)}", message=message["id"])
+    ]
 
 
 async def test_buttons_work_after_a_restart_and_on_old_messages(

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from adapters.sources.sample import load_sample
 from bot.commands.base import needs_manage
-from bot.commands.feedback import paper_key
+from bot.commands.feedback import button_ref, paper_key
 from bot.commands.handler import CommandHandler
 from bot.models import ChannelRef, Command, Schedule
 from entry.cli import cli
@@ -94,6 +94,33 @@ async def test_like_twice_withdraws_dislike_changes_list_counts(pipeline, source
     assert not reply.error and "Vote withdrawn" in reply.text
     reply = await chat.command(CH, "unvote 2006.11239")
     assert reply.error and "no vote" in reply.text
+
+
+async def test_a_button_names_a_long_id_by_its_short_reference_on_its_message(
+    pipeline, source, chat, stores
+):
+    # A feed post's id can outgrow Discord's 100-character custom_id: its buttons send `~<hash>`,
+    # found among the papers of the digest message pressed on.
+    long_id = "url:https://blog.example.org/2026/12/" + "a-very-long-post-slug-" * 4
+    await poll(pipeline, source, [paper(long_id, "Diffusion for long ids"), *PAPERS[:1]])
+    await chat.command(CH, "subscribe diffusion")
+    report = await pipeline.run_digest(CH)
+    assert report.posted == 1 and long_id in chat.posted_ids(CH)
+    message = chat.posts[-1].message_id
+    ref = button_ref(long_id)
+    assert len(f"paperbot:dislike:{ref}") <= 100
+    reply = await chat.command(CH, f"like {ref}", message=message)
+    assert not reply.error and "👍 Liked “Diffusion for long ids”" in reply.text
+    [vote] = await stores.votes.for_channel(CH)
+    assert (vote.paper_id, vote.message) == (long_id, message)
+    reply = await chat.command(CH, f"save {ref}", message=message)
+    assert not reply.error and [s.paper.id for s in await stores.saves.for_channel(CH)] == [long_id]
+
+    # On another message (or typed, with no message), the reference names nothing.
+    for kw in ({"message": "m999"}, {}):
+        reply = await chat.command(CH, f"dislike {ref}", **kw)
+        assert reply.error and "not among the papers paperbot posted" in reply.text
+    assert [v.value for v in await stores.votes.for_channel(CH)] == [1]
 
 
 async def test_unknown_or_pruned_paper_is_one_clear_error_and_changes_nothing(

@@ -1,6 +1,8 @@
 """The buttons under every paper of a Discord digest: 👍, 👎, 🔖 Save, Abstract.
 
-Persistent: each button's `custom_id` is `paperbot:<action>:<paper id>`, and one
+Persistent: each button's `custom_id` is `paperbot:<action>:<paper id>` (for an id too long for
+Discord's 100 characters, a feed post's URL say, a short reference `~<hash>` that the command
+layer resolves among the papers of the message pressed on: bot.commands.feedback.button_ref), and one
 `discord.ui.DynamicItem` class registered at start (`client.add_dynamic_items`) recognises it on
 any message, however old and whatever process posted it, so nothing is kept per message. A press
 becomes the command `<action> <paper id>`, run by the client's `run_button` (the adapter's runner).
@@ -17,6 +19,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import discord
+
+from bot.commands.feedback import button_ref
 
 ACTIONS: dict[str, tuple[str | None, str]] = {  # action -> (emoji, label)
     "like": ("👍", ""),
@@ -36,17 +40,16 @@ class _RunsButtons(Protocol):
     run_button: ButtonRunner
 
 
-def custom_id(action: str, paper_id: str) -> str | None:
-    """`paperbot:<action>:<paper id>`, or None when it would not fit Discord's 100 characters."""
-    value = f"{_PREFIX}:{action}:{paper_id}"
-    return value if len(value) <= MAX_CUSTOM_ID and paper_id else None
+def paper_ref(paper_id: str) -> str:
+    """What a paper's buttons name it by: its id, or its short reference if any of its
+    custom_ids would not fit Discord's 100 characters (all of a paper's buttons use the same)."""
+    longest = max(len(f"{_PREFIX}:{action}:") for action in ACTIONS)
+    return paper_id if longest + len(paper_id) <= MAX_CUSTOM_ID else button_ref(paper_id)
 
 
-def has_buttons(paper_id: str) -> bool:
-    """Whether a paper's id fits its buttons' custom_ids (all of them, the longest action's)."""
-    return (
-        custom_id("abstract", paper_id) is not None and custom_id("dislike", paper_id) is not None
-    )
+def custom_id(action: str, paper_id: str) -> str:
+    """`paperbot:<action>:<paper id or its short reference>`."""
+    return f"{_PREFIX}:{action}:{paper_ref(paper_id)}"
 
 
 class PaperButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=BUTTON_TEMPLATE):
@@ -54,9 +57,9 @@ class PaperButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=BUTTO
 
     def __init__(self, action: str, paper_id: str, row: int | None = None) -> None:
         emoji, label = ACTIONS[action]
-        cid = custom_id(action, paper_id)
-        if cid is None:
-            raise ValueError(f"paper id too long for a button: {paper_id!r}")
+        cid = f"{_PREFIX}:{action}:{paper_id}"  # (`paper_id` may be a short reference)
+        if len(cid) > MAX_CUSTOM_ID or not paper_id:
+            raise ValueError(f"not a paper id for a button: {paper_id!r}")
         super().__init__(
             discord.ui.Button(
                 style=discord.ButtonStyle.secondary,
@@ -122,5 +125,5 @@ def digest_view(rows: Sequence[tuple[int, str]]) -> discord.ui.View | None:
     for row, (n, paper_id) in enumerate(rows):
         view.add_item(RowLabel(n, row=row))
         for action in ACTIONS:
-            view.add_item(PaperButton(action, paper_id, row=row))
+            view.add_item(PaperButton(action, paper_ref(paper_id), row=row))
     return view

@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from adapters.discord.buttons import has_buttons
 from bot.delivery.render import (
     first_authors,
     first_sentence,
@@ -164,8 +163,7 @@ def digest_message(page: Digest) -> DiscordMessage:
         embed = paper_embed(match)
         embed.set_footer(text=truncate(f"#{n} · {embed.footer.text}", FOOTER_LIMIT))
         embeds.append(embed)
-        if has_buttons(match.paper.id):
-            rows.append((n, match.paper.id))
+        rows.append((n, match.paper.id))
     return DiscordMessage(header_text(page), tuple(embeds), tuple(rows))
 
 

@@ -3,6 +3,7 @@ abstract."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import timedelta
 
@@ -40,6 +41,13 @@ def paper_key(text: str) -> str | None:
     return f"arxiv:{exact.group(1)}" if exact else None
 
 
+def button_ref(paper_id: str) -> str:
+    """A short stand-in for a paper id too long for a platform's button (Discord allows 100
+    characters): `~` and 12 hex digits of its hash, which a press resolves among the papers of
+    the digest message the button is on."""
+    return "~" + hashlib.blake2b(paper_id.encode(), digest_size=6).hexdigest()
+
+
 def _title(title: str) -> str:
     return f"“{truncate(title, 90)}”"
 
@@ -47,11 +55,26 @@ def _title(title: str) -> str:
 class FeedbackCommands(CommandBase):
     """like, dislike, unvote, save, unsave, saved, export, more-like, votes, abstract."""
 
-    async def _paper(self, rest: str) -> tuple[str | None, Paper | None, Reply | None]:
-        """(id, stored paper, error reply) for what the user typed."""
+    async def _paper(
+        self, command: Command, rest: str
+    ) -> tuple[str | None, Paper | None, Reply | None]:
+        """(id, stored paper, error reply) for what the user typed, or a button sent."""
         if not rest:
             return None, None, _error(f"Say which paper. {PAPER_HINT}")
-        key = paper_key(rest)
+        if rest.startswith("~"):
+            key = await self._on_message(command, rest)
+            if key is None:
+                return (
+                    None,
+                    None,
+                    _error(
+                        "That button's paper is not among the papers paperbot posted in that message "
+                        "(a message from before an upgrade, or its record pruned). Nothing was "
+                        f"changed. {PAPER_HINT}"
+                    ),
+                )
+        else:
+            key = paper_key(rest)
         if key is None:
             return None, None, _error(f"`{_shown(rest)}` is not a paper id. {PAPER_HINT}")
         found = (await self.stores.papers.get_many([key])).get(key)
@@ -66,8 +89,15 @@ class FeedbackCommands(CommandBase):
             )
         return key, found, None
 
+    async def _on_message(self, command: Command, ref: str) -> str | None:
+        """The paper a button's short reference (button_ref) names on its digest message."""
+        if command.message is None:
+            return None
+        found = await self.stores.deliveries.papers_on_message(command.channel, command.message)
+        return next((pid for pid in found if button_ref(pid) == ref), None)
+
     async def _vote(self, command: Command, rest: str, value: int) -> Reply:
-        key, paper, problem = await self._paper(rest)
+        key, paper, problem = await self._paper(command, rest)
         if problem is not None or paper is None or key is None:
             return problem or _error(PAPER_HINT)
         votes = self.stores.votes
@@ -126,7 +156,7 @@ class FeedbackCommands(CommandBase):
         )
 
     async def _cmd_save(self, command: Command, rest: str) -> Reply:
-        _key, paper, problem = await self._paper(rest)
+        _key, paper, problem = await self._paper(command, rest)
         if problem is not None or paper is None:
             return problem or _error(PAPER_HINT)
         await self._channel(command)
@@ -173,7 +203,7 @@ class FeedbackCommands(CommandBase):
         )
 
     async def _cmd_abstract(self, command: Command, rest: str) -> Reply:
-        _key, paper, problem = await self._paper(rest)
+        _key, paper, problem = await self._paper(command, rest)
         if problem is not None or paper is None:
             return problem or _error(PAPER_HINT)
         abstract = " ".join(paper.abstract.split()) or "(no abstract was given for this paper)"
@@ -181,7 +211,7 @@ class FeedbackCommands(CommandBase):
         return Reply(f"**{paper.title}**\n{abstract}{link}")
 
     async def _cmd_more_like(self, command: Command, rest: str) -> Reply:
-        _key, paper, problem = await self._paper(rest)
+        _key, paper, problem = await self._paper(command, rest)
         if problem is not None or paper is None:
             return problem or _error(PAPER_HINT)
         similar = await self.pipeline.ranking.similar(paper, MORE_LIKE)
