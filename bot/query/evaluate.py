@@ -447,11 +447,11 @@ class PaperView:
                             continue
                     else:
                         last = i
-                    hit = _new(Hit)
-                    attrs = hit.__dict__  # as in _hit, inlined: the commonest hit is made here
-                    attrs["field"], attrs["term"], attrs["start"], attrs["end"] = (
-                        field, term.label, starts[i], ends[last],
-                    )  # fmt: skip
+                    hit = _new(Hit)  # as in _hit, inlined: the commonest hit is made here
+                    _set_field(hit, field)
+                    _set_term(hit, term.label)
+                    _set_start(hit, starts[i])
+                    _set_end(hit, ends[last])
                     found[term.id].append(hit)
         for term in scanned:
             self.hits[term.id] = tuple(found[term.id])
@@ -520,14 +520,19 @@ class PaperView:
 
 
 _new = object.__new__
+# Hit's slots, set directly: a frozen dataclass's __init__ sets each through object.__setattr__
+_set_field, _set_term = Hit.field.__set__, Hit.term.__set__  # type: ignore[attr-defined]
+_set_start, _set_end = Hit.start.__set__, Hit.end.__set__  # type: ignore[attr-defined]
 
 
 def _hit(field: str, term: str, start: int, end: int) -> Hit:
     """A Hit built without the frozen dataclass's __init__ (which sets each field through
     object.__setattr__): the same object at under half the cost, made ~100 times per paper."""
     hit = _new(Hit)
-    attrs = hit.__dict__
-    attrs["field"], attrs["term"], attrs["start"], attrs["end"] = field, term, start, end
+    _set_field(hit, field)
+    _set_term(hit, term)
+    _set_start(hit, start)
+    _set_end(hit, end)
     return hit
 
 
