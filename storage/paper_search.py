@@ -28,6 +28,7 @@ from storage.text_index import (
 )
 
 _CHUNK = 500
+WALK_FROM = 500  # matches in the window from which the best are found by walking the rank index
 COLUMNS = (
     "id, title, abstract, authors, url, pdf_url, code_url, project_url, categories, upvotes, "
     "comments, published, first_seen, sources, ai_summary, ai_keywords"
@@ -166,25 +167,59 @@ class PaperSearch:
         self, query: Query, start: datetime, end: datetime, limit: int
     ) -> Ranked | None:
         """The papers first seen in (start, end] that match `query`, counted and ranked by the
-        database; None when the index cannot decide the query alone (a wildcard on words)."""
+        database; None when the index cannot decide the query alone (a phrase with a wildcard).
+
+        Digest order is title matches first, then upvotes, newest, id. The matches are counted,
+        and when there are many, the best are found by walking the index kept in that order
+        (ix_paper_terms_rank), title matches then the rest, each walk stopping at `limit`:
+        sorting every match of the window grew with the window, not with what is shown.
+        """
         found = translate(query)
         if not found.exact:
             return None
         params = Params()
         match, in_title = self._where(found, params)
-        order_id = "d.paper_id" if self._sqlite else 'd.paper_id COLLATE "C"'
+        window = f"d.first_seen > :start AND d.first_seen <= :end AND ({match})"
         params.values["limit"] = limit
-        sql = (
-            "SELECT d.paper_id, count(*) OVER () FROM paper_terms d "
-            f"WHERE d.first_seen > :start AND d.first_seen <= :end AND ({match}) "
-            f"ORDER BY CASE WHEN ({in_title}) THEN 1 ELSE 0 END DESC, "
-            f"coalesce(d.upvotes, 0) DESC, d.first_seen DESC, {order_id} LIMIT :limit"
-        )
         async with self.engine.connect() as conn:
             if not await self._window(conn, start, end, params):
                 return Ranked(0, [])
-            rows = (await conn.execute(self._statement(sql, params), params.values)).all()
-        return Ranked(rows[0][1] if rows else 0, [row[0] for row in rows])
+            total = (
+                await conn.execute(
+                    self._statement(f"SELECT count(*) FROM paper_terms d WHERE {window}", params),
+                    params.values,
+                )
+            ).scalar_one()
+            if not total:
+                return Ranked(0, [])
+            if total <= WALK_FROM:  # few: sorted at once
+                flag = f"CASE WHEN ({in_title}) THEN 1 ELSE 0 END DESC, "
+                return Ranked(total, await self._best(conn, window, flag, params, limit))
+            ids = await self._best(conn, f"{window} AND ({in_title})", "", params, limit, True)
+            if len(ids) < limit:
+                rest = f"{window} AND NOT ({in_title})"
+                ids += await self._best(conn, rest, "", params, limit - len(ids), True)
+        return Ranked(total, ids)
+
+    async def _best(
+        self,
+        conn: AsyncConnection,
+        where: str,
+        first: str,
+        params: Params,
+        limit: int,
+        walk: bool = False,
+    ) -> list[str]:
+        """Ids of the papers of paper_terms `d` meeting `where`, in digest order after `first`,
+        the first `limit`; with `walk`, read along ix_paper_terms_rank (SQLite is told to)."""
+        order_id = "d.paper_id" if self._sqlite else 'd.paper_id COLLATE "C"'
+        indexed = " INDEXED BY ix_paper_terms_rank" if walk and self._sqlite else ""
+        sql = (
+            f"SELECT d.paper_id FROM paper_terms d{indexed} WHERE {where} ORDER BY {first}"
+            f"coalesce(d.upvotes, 0) DESC, d.first_seen DESC, {order_id} LIMIT {int(limit)}"
+        )
+        rows = await conn.execute(self._statement(sql, params), params.values)
+        return [row[0] for row in rows]
 
     async def candidates(self, query: Query, start: datetime, end: datetime) -> list[str]:
         """Ids of the papers first seen in (start, end] that may match `query`: every one that

@@ -23,7 +23,7 @@ from sqlalchemy import select, text
 from bot.delivery.pipeline import Pipeline
 from bot.models import Paper
 from bot.query.language import Query, QueryError, parse
-from storage import build_stores
+from storage import build_stores, paper_search
 from storage.db import open_database
 from storage.migrate import upgrade
 from storage.paper_search import Ranked
@@ -134,7 +134,17 @@ async def _agree(store: Store, query: Query, days: int) -> None:
         st.tuples(random_papers(), st.integers(0, 40), st.integers(0, 2)), min_size=1, max_size=8
     ),
 )
-def test_find_answers_as_search_did(store: Store, lines: list[str], drawn: list) -> None:  # type: ignore[type-arg]
+@pytest.mark.parametrize("walk", [False, True], ids=["sorted", "walked"])
+def test_find_answers_as_search_did(
+    store: Store,
+    walk: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    lines: list[str],
+    drawn: list,  # type: ignore[type-arg]
+) -> None:
+    # Walked: the best are found along the rank index however few the matches (in use, from
+    # WALK_FROM matches on), title matches first, then the rest.
+    monkeypatch.setattr(paper_search, "WALK_FROM", 0 if walk else 10**9)
     store.run(_write(store, drawn))
     for line in lines:
         query = _parsed(line)
