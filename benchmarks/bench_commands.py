@@ -231,10 +231,9 @@ def store(backend: str, n: int) -> tuple[str, float | None]:
         if have == f"v{VERSION}-{n}":
             engine.dispose()
             return url, None
-        with engine.begin() as conn:
-            for table in ("deliveries", "subscriptions", "channels", "paper_terms", "papers",
-                          "source_state", "alembic_version", "bench_store"):  # fmt: skip
-                conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+        with engine.begin() as conn:  # every table the migrations made, whatever their number
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
         engine.dispose()
         partial_url = (url, sync_url)
     began = time.perf_counter()
