@@ -180,7 +180,6 @@ class PaperSearch:
         params = Params()
         match, in_title = self._where(found, params)
         window = f"d.first_seen > :start AND d.first_seen <= :end AND ({match})"
-        params.values["limit"] = limit
         async with self.engine.connect() as conn:
             if not await self._window(conn, start, end, params):
                 return Ranked(0, [])

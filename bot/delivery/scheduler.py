@@ -228,7 +228,7 @@ class Scheduler:
             )
         jobs: list[tuple[Channel, datetime | None]] = [*due, *((c, None) for c in retry)]
         turns = iter(enumerate(jobs))
-        reports: dict[int, DeliveryReport] = {}
+        reports: list[DeliveryReport | None] = [None] * len(jobs)  # in the order of `jobs`
 
         async def serve() -> None:
             # `concurrency` of these take the channels in turn: a task per channel at once
@@ -245,7 +245,7 @@ class Scheduler:
                 reports[i] = report
 
         await asyncio.gather(*(serve() for _ in range(self.concurrency)))
-        return [reports[i] for i in sorted(reports)]  # in the order of `jobs`
+        return [r for r in reports if r is not None]
 
     def next_run(self, channel: Channel) -> datetime | None:
         """When the channel's next digest is due."""
