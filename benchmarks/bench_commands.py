@@ -44,7 +44,7 @@ from bot.query.language import parse
 from bot.query.text import tokenize
 from storage import build_stores
 from storage.db import open_database
-from storage.text_index import GAP, _category_token
+from storage.text_index import GAP, TIE_BITS, _category_token, doc_millisecond
 
 END = datetime(2026, 12, 1, 12, tzinfo=UTC)
 DAYS = 365
@@ -54,7 +54,7 @@ SIZES = [int(s) for s in os.environ.get("PAPERBOT_BENCH_SIZES", "50000,500000,10
 PG_SIZES = [int(s) for s in os.environ.get("PAPERBOT_BENCH_PG_SIZES", "50000").split(",")]
 BASELINE_MAX = int(os.environ.get("PAPERBOT_BENCH_BASELINE_MAX", "500000"))
 DATA = Path(os.environ.get("PAPERBOT_BENCH_DATA", "data/bench"))
-VERSION = 2  # of the generated store: bump when the generator changes
+VERSION = 3  # of the generated store: bump when the generator changes
 CHANNEL = ChannelRef("slack", "TBENCH", "CBENCH")
 PREVIEW_SUBS = ("diffusion", '"language model"', "robot OR robotic", "video -survey", "cat:cs.CV")
 COMMANDS = {
@@ -109,7 +109,8 @@ def _papers(n: int) -> Iterator[tuple[dict, dict]]:
         abstract = " ".join([words[j] for j in keep])
         category = rng.choice(names)
         upvotes = rng.randrange(200)
-        seen = (start + step * (i + 0.5)).replace(tzinfo=None).isoformat(" ", "microseconds")
+        when = start + step * (i + 0.5)
+        seen = when.replace(tzinfo=None).isoformat(" ", "microseconds")
         abstract_words = dict.fromkeys(w for j in keep for w in folded[j])
         pieces = [title, GAP, *[per_word[j] for j in keep], GAP, GAP, categories[category], GAP]
         pieces += [title_words, *("b" + w for w in abstract_words)]
@@ -128,7 +129,11 @@ def _papers(n: int) -> Iterator[tuple[dict, dict]]:
             "ai_keywords": "[]",
         }
         terms = " ".join([p for p in pieces if p])
-        yield row, {"paper_id": pid, "first_seen": seen, "upvotes": upvotes, "terms": terms}
+        doc = doc_millisecond(when) << TIE_BITS  # (one paper per millisecond, at most)
+        yield (
+            row,
+            {"doc": doc, "paper_id": pid, "first_seen": seen, "upvotes": upvotes, "terms": terms},
+        )
 
 
 def _check_tokens(n: int) -> None:
@@ -154,9 +159,11 @@ def _generate(url: str, sync_url: str, n: int) -> None:
         " updated_at, sources, ai_keywords) VALUES (:id, :title, :abstract, :authors, :url,"
         " :categories, :upvotes, :first_seen, :updated_at, :sources, :ai_keywords)"
     )
-    insert_terms = text(
-        "INSERT INTO paper_terms (paper_id, first_seen, upvotes, terms) "
-        f"VALUES (:paper_id, :first_seen, :upvotes, {cast})"
+    insert_terms = text(  # SQLite's document numbers in first_seen order, as the repository's
+        "INSERT INTO paper_terms (paper_id, first_seen, upvotes, terms"
+        + (") " if pg else ", doc) ")
+        + f"VALUES (:paper_id, :first_seen, :upvotes, {cast}"
+        + (")" if pg else ", :doc)")
     )
     rows: list[dict] = []
     terms: list[dict] = []

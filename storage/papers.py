@@ -17,7 +17,7 @@ from bot.models import Paper
 from bot.ports import Clock
 from storage.db import is_sqlite
 from storage.paper_search import COLUMNS, PaperSearch, read_papers
-from storage.tables import paper_terms, paper_traces, papers
+from storage.tables import paper_traces, papers
 
 _CHUNK = 500
 
@@ -143,14 +143,7 @@ class PaperRepository(PaperSearch):
                         continue
                     paper = replace(seen, first_seen=now)
                     await conn.execute(papers.insert().values(**_values(paper), updated_at=now))
-                    await conn.execute(
-                        paper_terms.insert().values(
-                            paper_id=pid,
-                            first_seen=now,
-                            upvotes=paper.upvotes,
-                            terms=self._terms(paper),
-                        )
-                    )
+                    await self._index(conn, paper, now)
                     new.append(paper)
                     continue
                 merged = old.merged_with(seen)

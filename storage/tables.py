@@ -80,7 +80,8 @@ papers = Table(
 # `papers` (a paper's row goes with it). SQLite indexes `terms` in the FTS5 table `paper_fts`
 # (external content, made and kept by triggers of migration 0004); PostgreSQL holds a tsvector
 # with a GIN index. `doc` is the index's document number, stable (VACUUM renumbers only rowids
-# of tables without an INTEGER PRIMARY KEY); first_seen and upvotes are copied from the paper so
+# of tables without an INTEGER PRIMARY KEY); on SQLite it orders documents by first_seen
+# (storage.text_index.doc_range, migration 0011); first_seen and upvotes are copied from the paper so
 # windows are counted and ranked here, and only the papers shown are read from `papers`.
 paper_terms = Table(
     "paper_terms",

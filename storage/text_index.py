@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from itertools import count
 
 from bot.models import Paper
@@ -76,6 +77,39 @@ def postgres_terms(paper: Paper) -> str:
     return " ".join(
         f"'{token}':{','.join(map(str, dict.fromkeys(places)))}"
         for token, places in positions.items()
+    )
+
+
+# --- document numbers (SQLite) -------------------------------------------------------------
+
+# A paper's FTS5 document number is the millisecond of its first_seen (since 2020, clamped to
+# 2^42 ms either side: years 1880 to 2159) shifted left by TIE_BITS, plus its place among the
+# papers first seen in that millisecond. Document order is then first_seen order, so a window
+# is a range of document numbers and FTS5 counts a query's matches in it alone. The key is
+# monotone in first_seen: only the window's two boundary milliseconds are checked against
+# first_seen itself.
+TIE_BITS = 20  # 1,048,576 papers first seen in one millisecond (one poll's batch shares one)
+_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+_CLAMP = 1 << 42
+
+
+def doc_millisecond(when: datetime) -> int:
+    """The millisecond of `when` (aware; naive is read as UTC) that its documents share."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(-_CLAMP, min(_CLAMP - 1, (when - _EPOCH) // _MS))
+
+
+def doc_range(start: datetime, end: datetime) -> tuple[int, int, int, int]:
+    """Document numbers of the window (start, end]: (lo, lo_inner, hi_inner, hi): every paper
+    of the window is in [lo, hi); every paper in [lo_inner, hi_inner) is in the window."""
+    first, last = doc_millisecond(start), doc_millisecond(end)
+    return (
+        first << TIE_BITS,
+        (first + 1) << TIE_BITS,
+        max(first + 1, last) << TIE_BITS,
+        (last + 1) << TIE_BITS,
     )
 
 
@@ -249,7 +283,8 @@ class SqliteRenderer:
     """Expressions as SQL over `paper_terms d` and its FTS5 table `paper_fts`.
 
     FTS5 has no NOT of its own (only `a NOT b`): a NOT whose sibling is no look-up becomes a
-    SQL NOT around the look-up. `:lo` bounds the documents read to those of the window.
+    SQL NOT around the look-up. `:lo` and `:hi` bound the documents read to those of the
+    window's milliseconds (doc_range).
     """
 
     def __init__(self, params: Params) -> None:
@@ -287,7 +322,7 @@ class SqliteRenderer:
         if text is not None:
             return (
                 "d.doc IN (SELECT rowid FROM paper_fts WHERE paper_fts MATCH "
-                f"{self.params.add(text)} AND rowid >= :lo)"
+                f"{self.params.add(text)} AND rowid >= :lo AND rowid < :hi)"
             )
         if kind == "true":
             return "1 = 1"

@@ -264,3 +264,80 @@ async def test_migration_indexes_the_words_of_papers_indexed_before_it(db_url: s
         1, ["arxiv:2612.00021"]
     )
     await engine.dispose()
+
+
+def test_a_window_holds_exactly_the_papers_first_seen_in_it(store: Store) -> None:
+    """On SQLite a window is a range of document numbers by millisecond; papers first seen in
+    the boundary milliseconds, a microsecond either side of the window's ends, in one batch or
+    stored out of order, are counted and shown exactly as the evaluator decides."""
+    start = NOW - timedelta(days=30)
+    micro = timedelta(microseconds=1)
+    seen = {  # first_seen of each paper, stored latest first
+        "arxiv:2612.00031": NOW + micro,  # after the end, in its millisecond
+        "arxiv:2612.00032": NOW,  # the end is in the window
+        "arxiv:2612.00033": NOW - 999 * micro,
+        "arxiv:2612.00034": start + 500 * micro,
+        "arxiv:2612.00035": start + micro,
+        "arxiv:2612.00036": start,  # the start is not
+        "arxiv:2612.00037": start - micro,
+    }
+
+    async def write() -> None:
+        async with store.engine.begin() as conn:
+            await conn.execute(papers.delete())
+        for pid, when in seen.items():
+            paper = Paper(id=pid, title=f"Diffusion {pid[-2:]}", abstract="", upvotes=int(pid[-1]))
+            await store.stores.papers.upsert([paper], when)
+        batch = [  # one poll: three papers first seen in the same microsecond
+            Paper(id=f"arxiv:2612.0004{i}", title="Diffusion batch", abstract="", upvotes=i)
+            for i in range(3)
+        ]
+        await store.stores.papers.upsert(batch, NOW - timedelta(days=3))
+
+    store.run(write())
+    batched = {f"arxiv:2612.0004{i}" for i in range(3)}
+    inside = {"arxiv:2612.00032", "arxiv:2612.00033", "arxiv:2612.00034", "arxiv:2612.00035"}
+    for line in ("diffusion", "diffusion upvotes:>=0", "diffus*", "diffusion -batch"):
+        query = parse(line)
+        found = store.run(store.pipeline.find(query, 30, 10))
+        expected = inside if "batch" in line else inside | batched
+        assert {m.paper.id for m in found.matches} == expected, line
+        assert found.total == len(expected), line
+        store.run(_agree(store, query, 30))
+
+
+async def test_migration_orders_documents_stored_before_it_by_first_seen(db_url: str) -> None:
+    from alembic import command
+
+    from storage.migrate import alembic_config
+
+    engine = await open_database(db_url)
+    stored = [  # newest first, as the older numbering (1, 2, 3 in order stored) left them
+        Paper(id=f"arxiv:2612.0005{i}", title=f"Diffusion {i}", abstract="", upvotes=i)
+        for i in range(3)
+    ]
+    for age, paper in enumerate(stored):
+        await build_stores(engine).papers.upsert([paper], NOW - timedelta(days=age, hours=1))
+    sqlite = engine.dialect.name == "sqlite"
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0010"))
+        if sqlite:
+            for number, paper in enumerate(stored, start=1):
+                await conn.execute(
+                    text("UPDATE paper_terms SET doc = :n WHERE paper_id = :id"),
+                    {"n": number, "id": paper.id},
+                )
+            await conn.execute(text("INSERT INTO paper_fts(paper_fts) VALUES ('rebuild')"))
+    await upgrade(engine)
+    async with engine.connect() as conn:
+        order = (await conn.execute(text("SELECT paper_id FROM paper_terms ORDER BY doc"))).all()
+        if sqlite:
+            await conn.execute(
+                text("INSERT INTO paper_fts(paper_fts, rank) VALUES ('integrity-check', 1)")
+            )
+    if sqlite:
+        assert [row[0] for row in order] == [p.id for p in reversed(stored)]
+    pipeline = Pipeline(build_stores(engine), {}, {}, lambda: NOW)
+    found = await pipeline.find(parse("diffusion"), 1.5, 10)
+    assert (found.total, [m.paper.id for m in found.matches]) == (2, [p.id for p in stored[1::-1]])
+    await engine.dispose()
