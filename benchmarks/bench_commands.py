@@ -44,7 +44,14 @@ from bot.query.language import parse
 from bot.query.text import tokenize
 from storage import build_stores
 from storage.db import open_database
-from storage.text_index import GAP, TIE_BITS, _category_token, doc_millisecond
+from storage.migrations.reindex import fill_words
+from storage.text_index import (
+    GAP,
+    TIE_BITS,
+    _category_token,
+    doc_millisecond,
+    tsvector_literal,
+)
 
 END = datetime(2026, 12, 1, 12, tzinfo=UTC)
 DAYS = 365
@@ -54,7 +61,7 @@ SIZES = [int(s) for s in os.environ.get("PAPERBOT_BENCH_SIZES", "50000,500000,10
 PG_SIZES = [int(s) for s in os.environ.get("PAPERBOT_BENCH_PG_SIZES", "50000").split(",")]
 BASELINE_MAX = int(os.environ.get("PAPERBOT_BENCH_BASELINE_MAX", "500000"))
 DATA = Path(os.environ.get("PAPERBOT_BENCH_DATA", "data/bench"))
-VERSION = 3  # of the generated store: bump when the generator changes
+VERSION = 4  # of the generated store: bump when the generator changes
 CHANNEL = ChannelRef("slack", "TBENCH", "CBENCH")
 PREVIEW_SUBS = ("diffusion", '"language model"', "robot OR robotic", "video -survey", "cat:cs.CV")
 COMMANDS = {
@@ -186,7 +193,7 @@ def _generate(url: str, sync_url: str, n: int) -> None:
         if pg:
             row["first_seen"] = row["updated_at"] = row["first_seen"] + "+00"
             term["first_seen"] = row["first_seen"]
-            term["terms"] = _tsvector(term["terms"].split(" "))
+            term["terms"] = tsvector_literal(term["terms"].split(" "))
         rows.append(row)
         terms.append(term)
         if len(rows) >= 20_000:
@@ -196,20 +203,13 @@ def _generate(url: str, sync_url: str, n: int) -> None:
     with engine.begin() as conn:
         if not pg:
             conn.execute(text("INSERT INTO paper_fts(paper_fts) VALUES ('rebuild')"))
+            fill_words(conn)  # the vocabulary of wildcards, as the repository keeps it
             conn.execute(text(_SQLITE_INSERT_TRIGGER))
             conn.execute(text("INSERT INTO paper_fts(paper_fts) VALUES ('optimize')"))
         else:
             conn.execute(text("CREATE INDEX ix_paper_terms_terms ON paper_terms USING gin (terms)"))
         conn.execute(text("ANALYZE"))
     engine.dispose()
-
-
-def _tsvector(tokens: list[str]) -> str:
-    places: dict[str, list[str]] = {}
-    for position, token in enumerate(tokens, start=1):
-        if token != GAP:
-            places.setdefault(token, []).append(str(min(position, 16383)))
-    return " ".join(f"'{t}':{','.join(p[:255])}" for t, p in places.items())
 
 
 async def _migrate(url: str) -> None:

@@ -23,12 +23,17 @@ from storage.text_index import (
     SqliteRenderer,
     Translation,
     doc_range,
+    expand,
     postgres_terms,
     sqlite_terms,
     translate,
+    word_prefixes,
+    words_of,
 )
 
 _CHUNK = 500
+WILDCARD_WORDS = 64  # a wildcard starting more stored words than this is looked up as a prefix
+REMEMBER_WORDS = "INSERT OR IGNORE INTO paper_words (word) VALUES (:word)"
 WALK_FROM = 500  # matches in the window from which the best are found by walking the rank index
 COLUMNS = (
     "id, title, abstract, authors, url, pdf_url, code_url, project_url, categories, upvotes, "
@@ -118,6 +123,8 @@ class PaperSearch:
             new.categories,
         ):
             values["terms"] = self._terms(new)
+            if self._sqlite:
+                await self._remember(conn, values["terms"])
         elif old.upvotes == new.upvotes:
             return
         done = await conn.execute(
@@ -144,6 +151,34 @@ class PaperSearch:
                 .scalar_subquery()
             )
         await conn.execute(paper_terms.insert().values(**values))
+        if self._sqlite:
+            await self._remember(conn, values["terms"])
+
+    @staticmethod
+    async def _remember(conn: AsyncConnection, terms: str) -> None:
+        """Add a paper's words to the vocabulary that wildcards are expanded from (SQLite)."""
+        words = [{"word": word} for word in words_of(terms)]
+        if words:
+            await conn.execute(text(REMEMBER_WORDS), words)
+
+    async def _expanded(self, conn: AsyncConnection, found: Translation) -> Translation:
+        """On SQLite, each lone wildcard as the stored words it starts, where they are few."""
+        prefixes = word_prefixes(found.match) | word_prefixes(found.in_title)
+        if not self._sqlite or not prefixes:
+            return found
+        words: dict[str, list[str]] = {}
+        for prefix in prefixes:
+            if prefix[-1] == chr(0x10FFFF):
+                continue
+            after = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the first string it does not start
+            rows = await conn.execute(
+                text("SELECT word FROM paper_words WHERE word >= :p AND word < :q LIMIT :n"),
+                {"p": prefix, "q": after, "n": WILDCARD_WORDS + 1},
+            )
+            started = list(rows.scalars())
+            if len(started) <= WILDCARD_WORDS:
+                words[prefix] = started
+        return Translation(expand(found.match, words), expand(found.in_title, words), found.exact)
 
     def _where(self, found: Translation, params: Params) -> tuple[str, str]:
         """The SQL conditions of a translated query: its match, and its title flag."""
@@ -198,10 +233,11 @@ class PaperSearch:
         if not found.exact:
             return None
         params = Params()
-        match, in_title = self._where(found, params)
-        window = f"d.first_seen > :start AND d.first_seen <= :end AND ({match})"
         self._window(start, end, params)
         async with self.engine.connect() as conn:
+            found = await self._expanded(conn, found)
+            match, in_title = self._where(found, params)
+            window = f"d.first_seen > :start AND d.first_seen <= :end AND ({match})"
             total = await self._count(conn, found, window, params)
             if not total:
                 return Ranked(0, [])
@@ -238,13 +274,13 @@ class PaperSearch:
         """Ids of the papers first seen in (start, end] that may match `query`: every one that
         does, and (for a wildcard on words) some that the evaluator will turn down."""
         params = Params()
-        match, _ = self._where(translate(query), params)
-        sql = (
-            "SELECT d.paper_id FROM paper_terms d "
-            f"WHERE d.first_seen > :start AND d.first_seen <= :end AND ({match})"
-        )
         self._window(start, end, params)
         async with self.engine.connect() as conn:
+            match, _ = self._where(await self._expanded(conn, translate(query)), params)
+            sql = (
+                "SELECT d.paper_id FROM paper_terms d "
+                f"WHERE d.first_seen > :start AND d.first_seen <= :end AND ({match})"
+            )
             return list((await conn.execute(self._statement(sql, params), params.values)).scalars())
 
     async def load(self, ids: Sequence[str]) -> list[Paper]:

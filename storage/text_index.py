@@ -13,10 +13,10 @@ plural-folded, wildcards match words), which the evaluator then settles paper by
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import count
+from itertools import count, pairwise
 
 from bot.models import Paper
 from bot.query.evaluate import CompiledTerm, Compiler
@@ -27,7 +27,9 @@ _LEAD = {"title": "t", "abstract": "a", "authors": "u", "categories": "c"}
 # Each field's distinct words as written (folded), after all the keys: a lone wildcard
 # (`diffus*`) starts a word, not a key, so these let the index decide it exactly.
 _WORD_LEAD = {"title": "h", "abstract": "b", "authors": "n"}
+WORD_LEADS = frozenset(_WORD_LEAD.values())
 GAP = "x"  # between fields and authors: no query token is a bare `x`
+_PAIRED = frozenset(_LEAD[field] for field in ("title", "abstract", "authors"))
 _MAX_POSITION = 16383  # PostgreSQL's last position
 _MAX_POSITIONS = 255  # PostgreSQL keeps at most 256 positions of one lexeme
 
@@ -60,24 +62,49 @@ def paper_tokens(paper: Paper) -> Iterator[str]:
                 yield lead + word
 
 
+def words_of(terms: str) -> list[str]:
+    """The word tokens among a paper's SQLite terms: what the vocabulary of wildcards holds."""
+    return [token for token in terms.split(" ") if token[0] in WORD_LEADS]
+
+
 def sqlite_terms(paper: Paper) -> str:
     """What the FTS5 table indexes for `paper`."""
     return " ".join(paper_tokens(paper))
 
 
 def postgres_terms(paper: Paper) -> str:
-    """The paper's tsvector, written out (lexemes are letters and digits: nothing to escape)."""
+    """The paper's tsvector, written out."""
+    return tsvector_literal(paper_tokens(paper))
+
+
+def pair_lexeme(first: str, second: str) -> str:
+    """The lexeme of two adjacent keys of one field (PostgreSQL)."""
+    return f"{first}_{second[1:]}"
+
+
+def tsvector_literal(tokens: Iterable[str]) -> str:
+    """A tsvector written out from index tokens (letters and digits: nothing to escape): each
+    with its positions, and each two adjacent keys of one field once more as one lexeme
+    without positions (pair_lexeme). A two-key phrase is then one look-up that the GIN index
+    decides alone: checking positions reads every candidate's whole vector from TOAST."""
     positions: dict[str, list[int]] = {}
-    for position, token in enumerate(paper_tokens(paper), start=1):
+    pairs: dict[str, None] = {}
+    previous = GAP
+    for position, token in enumerate(tokens, start=1):
         if token == GAP:
+            previous = GAP
             continue
+        if token[0] in _PAIRED and previous[0] == token[0]:
+            pairs[pair_lexeme(previous, token)] = None
+        previous = token
         places = positions.setdefault(token, [])
         if len(places) < _MAX_POSITIONS:
             places.append(min(position, _MAX_POSITION))
-    return " ".join(
+    written = [
         f"'{token}':{','.join(map(str, dict.fromkeys(places)))}"
         for token, places in positions.items()
-    )
+    ]
+    return " ".join(written + [f"'{pair}'" for pair in pairs])
 
 
 # --- document numbers (SQLite) -------------------------------------------------------------
@@ -169,6 +196,32 @@ def _term(term: CompiledTerm, fields: tuple[str, ...]) -> tuple[Expr, bool]:
             )
         )
     return _any(per_field), exact
+
+
+def word_prefixes(expr: Expr) -> set[str]:
+    """The lone wildcards on words in `expr` (prefixes of word tokens)."""
+    kind = expr[0]
+    if kind == "prefix":
+        return {expr[1]} if expr[1][0] in WORD_LEADS else set()
+    if kind == "not":
+        return word_prefixes(expr[1])
+    if kind in ("and", "or"):
+        return set().union(*map(word_prefixes, expr[1]))
+    return set()
+
+
+def expand(expr: Expr, words: dict[str, list[str]]) -> Expr:
+    """`expr` with each wildcard of `words` as the words it starts: FTS5 seeks a word's
+    documents within a window, but reads every document of a prefix's words."""
+    kind = expr[0]
+    if kind == "prefix" and expr[1] in words:
+        found = words[expr[1]]
+        return _any([("tok", word) for word in found]) if found else FALSE
+    if kind == "not":
+        return simplify(("not", expand(expr[1], words)))
+    if kind in ("and", "or"):
+        return simplify((kind, tuple(expand(item, words) for item in expr[1])))
+    return expr
 
 
 @dataclass(frozen=True)
@@ -356,8 +409,12 @@ class PostgresRenderer:
         kind = expr[0]
         if kind == "tok":
             return f"'{expr[1]}'"
-        if kind == "phrase":
-            return "(" + " <-> ".join(f"'{t}'" for t in expr[1]) + ")"
+        if kind == "phrase":  # its keys' pairs (tsvector_literal), then their positions
+            tokens = expr[1]
+            pairs = " & ".join(f"'{pair_lexeme(a, b)}'" for a, b in pairwise(tokens))
+            if len(tokens) == 2:
+                return pairs
+            return f"({pairs} & (" + " <-> ".join(f"'{t}'" for t in tokens) + "))"
         if kind == "prefix":
             return f"'{expr[1]}':*"
         if kind == "not":

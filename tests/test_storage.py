@@ -16,9 +16,9 @@ CH = ChannelRef.parse("slack:T1:C1")
 
 
 async def test_migrations_are_applied_once_and_idempotent(engine):
-    assert await current(engine) == "0011"
+    assert await current(engine) == "0013"
     await upgrade(engine)
-    assert await current(engine) == "0011"
+    assert await current(engine) == "0013"
 
 
 async def test_new_papers_get_first_seen_and_sightings_merge(stores, clock):

@@ -1,0 +1,70 @@
+"""What migrations that change the index tokens share: every stored paper's tokens written again."""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from bot.models import Paper
+from storage.text_index import WORD_LEADS, postgres_terms, sqlite_terms
+
+_BATCH = 2000
+
+
+def _list(value: object) -> tuple[str, ...]:
+    return tuple(json.loads(value) if isinstance(value, str) else value or ())
+
+
+def rewrite_terms(bind: Connection) -> None:
+    """Write every stored paper's index tokens again (storage.text_index), in batches by
+    document number, so a year of papers never sits in memory: the FTS5 table follows by its
+    update trigger on SQLite, the GIN index on PostgreSQL."""
+    sqlite = bind.dialect.name == "sqlite"
+    terms = sqlite_terms if sqlite else postgres_terms
+    update = sa.text(
+        "UPDATE paper_terms SET terms = "
+        + (":terms" if sqlite else "CAST(:terms AS tsvector)")
+        + " WHERE doc = :doc"
+    )
+    last: int | None = None
+    while True:
+        after = "" if last is None else "WHERE d.doc > :last "
+        rows = bind.execute(
+            sa.text(
+                "SELECT d.doc, p.title, p.abstract, p.authors, p.categories FROM paper_terms d "
+                f"JOIN papers p ON p.id = d.paper_id {after}ORDER BY d.doc LIMIT :n"
+            ),
+            {"last": last, "n": _BATCH},
+        ).fetchall()
+        if not rows:
+            break
+        batch = []
+        for row in rows:
+            paper = Paper(
+                id="",
+                title=row.title,
+                abstract=row.abstract or "",
+                authors=_list(row.authors),
+                url="",
+                categories=_list(row.categories),
+            )
+            batch.append({"doc": row.doc, "terms": terms(paper)})
+        bind.execute(update, batch)
+        last = rows[-1].doc
+
+
+def fill_words(bind: Connection) -> None:
+    """Fill SQLite's vocabulary of wildcards (paper_words) from the words FTS5 indexes."""
+    bind.execute(
+        sa.text("CREATE VIRTUAL TABLE temp.paper_vocab USING fts5vocab(main, paper_fts, row)")
+    )
+    leads = ", ".join(f"'{lead}'" for lead in sorted(WORD_LEADS))
+    bind.execute(
+        sa.text(
+            "INSERT OR IGNORE INTO paper_words (word) SELECT term FROM temp.paper_vocab "
+            f"WHERE substr(term, 1, 1) IN ({leads})"
+        )
+    )
+    bind.execute(sa.text("DROP TABLE temp.paper_vocab"))
