@@ -44,10 +44,10 @@ from bot.query.language import parse
 from bot.query.text import tokenize
 from storage import build_stores
 from storage.db import open_database
-from storage.migrations.reindex import fill_words
 from storage.text_index import (
     GAP,
     TIE_BITS,
+    WORD_LEADS,
     _category_token,
     doc_millisecond,
     tsvector_literal,
@@ -61,7 +61,7 @@ SIZES = [int(s) for s in os.environ.get("PAPERBOT_BENCH_SIZES", "50000,500000,10
 PG_SIZES = [int(s) for s in os.environ.get("PAPERBOT_BENCH_PG_SIZES", "50000").split(",")]
 BASELINE_MAX = int(os.environ.get("PAPERBOT_BENCH_BASELINE_MAX", "500000"))
 DATA = Path(os.environ.get("PAPERBOT_BENCH_DATA", "data/bench"))
-VERSION = 4  # of the generated store: bump when the generator changes
+VERSION = {"sqlite": 5, "postgresql": 6}  # of the generated store: bump when it changes
 CHANNEL = ChannelRef("slack", "TBENCH", "CBENCH")
 PREVIEW_SUBS = ("diffusion", '"language model"', "robot OR robotic", "video -survey", "cat:cs.CV")
 COMMANDS = {
@@ -189,11 +189,14 @@ def _generate(url: str, sync_url: str, n: int) -> None:
         rows.clear()
         terms.clear()
 
+    words: set[str] = set()  # the vocabulary of wildcards, as the repository keeps it
     for row, term in _papers(n):
+        words.update(t for t in term["terms"].split(" ") if t[0] in WORD_LEADS)
         if pg:
             row["first_seen"] = row["updated_at"] = row["first_seen"] + "+00"
             term["first_seen"] = row["first_seen"]
-            term["terms"] = tsvector_literal(term["terms"].split(" "))
+            when = datetime.fromisoformat(row["first_seen"])
+            term["terms"] = tsvector_literal(term["terms"].split(" "), when)
         rows.append(row)
         terms.append(term)
         if len(rows) >= 20_000:
@@ -201,9 +204,11 @@ def _generate(url: str, sync_url: str, n: int) -> None:
     if rows:
         flush()
     with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO paper_words (word) VALUES (:word)"), [{"word": w} for w in words]
+        )
         if not pg:
             conn.execute(text("INSERT INTO paper_fts(paper_fts) VALUES ('rebuild')"))
-            fill_words(conn)  # the vocabulary of wildcards, as the repository keeps it
             conn.execute(text(_SQLITE_INSERT_TRIGGER))
             conn.execute(text("INSERT INTO paper_fts(paper_fts) VALUES ('optimize')"))
         else:
@@ -221,7 +226,7 @@ def store(backend: str, n: int) -> tuple[str, float | None]:
     """The URL of the store of `n` papers, and how long generating it took (None: cached)."""
     if backend == "sqlite":
         DATA.mkdir(parents=True, exist_ok=True)
-        path = DATA / f"commands-v{VERSION}-{n}.db"
+        path = DATA / f"commands-v{VERSION[backend]}-{n}.db"
         url, sync_url = f"sqlite+aiosqlite:///{path}", f"sqlite:///{path}"
         if path.exists():
             return url, None
@@ -235,7 +240,7 @@ def store(backend: str, n: int) -> tuple[str, float | None]:
         with engine.begin() as conn:
             conn.execute(text("CREATE TABLE IF NOT EXISTS bench_store (what TEXT)"))
             have = conn.execute(text("SELECT what FROM bench_store")).scalar()
-        if have == f"v{VERSION}-{n}":
+        if have == f"v{VERSION[backend]}-{n}":
             engine.dispose()
             return url, None
         with engine.begin() as conn:  # every table the migrations made, whatever their number
@@ -255,7 +260,9 @@ def store(backend: str, n: int) -> tuple[str, float | None]:
         engine = create_sync_engine(sync_url)
         with engine.begin() as conn:
             conn.execute(text("CREATE TABLE bench_store (what TEXT)"))
-            conn.execute(text("INSERT INTO bench_store VALUES (:w)"), {"w": f"v{VERSION}-{n}"})
+            conn.execute(
+                text("INSERT INTO bench_store VALUES (:w)"), {"w": f"v{VERSION[backend]}-{n}"}
+            )
         engine.dispose()
     return url, time.perf_counter() - began
 

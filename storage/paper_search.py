@@ -18,22 +18,26 @@ from bot.models import Paper
 from bot.query.language import Query
 from storage.tables import UTCDateTime, paper_terms
 from storage.text_index import (
+    WORD_LEADS,
     Params,
     PostgresRenderer,
     SqliteRenderer,
     Translation,
     doc_range,
     expand,
-    postgres_terms,
-    sqlite_terms,
+    paper_tokens,
     translate,
+    tsvector_literal,
+    window_days,
     word_prefixes,
-    words_of,
 )
 
 _CHUNK = 500
 WILDCARD_WORDS = 64  # a wildcard starting more stored words than this is looked up as a prefix
-REMEMBER_WORDS = "INSERT OR IGNORE INTO paper_words (word) VALUES (:word)"
+REMEMBER_WORDS = {  # by whether the backend is SQLite
+    True: "INSERT OR IGNORE INTO paper_words (word) VALUES (:word)",
+    False: "INSERT INTO paper_words (word) VALUES (:word) ON CONFLICT DO NOTHING",
+}
 WALK_FROM = 500  # matches in the window from which the best are found by walking the rank index
 COLUMNS = (
     "id, title, abstract, authors, url, pdf_url, code_url, project_url, categories, upvotes, "
@@ -107,11 +111,17 @@ class PaperSearch:
     def _sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
-    def _terms(self, paper: Paper) -> Any:
-        """The paper's index tokens as the backend stores them."""
+    async def _terms(self, conn: AsyncConnection, paper: Paper, first_seen: datetime | None) -> Any:
+        """The paper's index tokens as the backend stores them; its words are added to the
+        vocabulary that wildcards are looked up in (paper_words), in one order so two
+        writers never wait on each other's words."""
+        tokens = list(paper_tokens(paper))
+        words = sorted({token for token in tokens if token[0] in WORD_LEADS})
+        if words:
+            await conn.execute(text(REMEMBER_WORDS[self._sqlite]), [{"word": w} for w in words])
         if self._sqlite:
-            return sqlite_terms(paper)
-        return cast(postgres_terms(paper), TSVECTOR)
+            return " ".join(tokens)
+        return cast(tsvector_literal(tokens, first_seen), TSVECTOR)
 
     async def _reindex(self, conn: AsyncConnection, old: Paper, new: Paper) -> None:
         """Keep a paper's tokens and copied columns in step with its merged record."""
@@ -122,9 +132,7 @@ class PaperSearch:
             new.authors,
             new.categories,
         ):
-            values["terms"] = self._terms(new)
-            if self._sqlite:
-                await self._remember(conn, values["terms"])
+            values["terms"] = await self._terms(conn, new, old.first_seen)
         elif old.upvotes == new.upvotes:
             return
         done = await conn.execute(
@@ -140,7 +148,7 @@ class PaperSearch:
             "paper_id": paper.id,
             "first_seen": first_seen,
             "upvotes": paper.upvotes,
-            "terms": self._terms(paper),
+            "terms": await self._terms(conn, paper, first_seen),
         }
         if self._sqlite:
             lo, lo_inner, _, _ = doc_range(first_seen, first_seen)
@@ -151,20 +159,13 @@ class PaperSearch:
                 .scalar_subquery()
             )
         await conn.execute(paper_terms.insert().values(**values))
-        if self._sqlite:
-            await self._remember(conn, values["terms"])
-
-    @staticmethod
-    async def _remember(conn: AsyncConnection, terms: str) -> None:
-        """Add a paper's words to the vocabulary that wildcards are expanded from (SQLite)."""
-        words = [{"word": word} for word in words_of(terms)]
-        if words:
-            await conn.execute(text(REMEMBER_WORDS), words)
 
     async def _expanded(self, conn: AsyncConnection, found: Translation) -> Translation:
-        """On SQLite, each lone wildcard as the stored words it starts, where they are few."""
+        """Each lone wildcard as the stored words it starts, where they are few: FTS5 reads
+        every document of a prefix's words, whatever the window, and PostgreSQL's planner,
+        which cannot tell how many papers a prefix finds, filters the window row by row."""
         prefixes = word_prefixes(found.match) | word_prefixes(found.in_title)
-        if not self._sqlite or not prefixes:
+        if not prefixes:
             return found
         words: dict[str, list[str]] = {}
         for prefix in prefixes:
@@ -185,12 +186,18 @@ class PaperSearch:
         renderer = SqliteRenderer(params) if self._sqlite else PostgresRenderer(params)
         return renderer.sql(found.match), renderer.sql(found.in_title)
 
-    def _window(self, start: datetime, end: datetime, params: Params) -> None:
-        """Bind the window, and on SQLite the range of its document numbers (doc_range)."""
+    def _window(self, start: datetime, end: datetime, params: Params) -> str:
+        """The condition on paper_terms `d` of the window (start, end], its values bound: on
+        SQLite with the range of its document numbers (doc_range), on PostgreSQL with its
+        days (window_days), which the GIN index looks up with the query."""
         params.values.update(start=start, end=end)
+        window = "d.first_seen > :start AND d.first_seen <= :end"
         if self._sqlite:
             lo, lo_inner, hi_inner, hi = doc_range(start, end)
             params.values.update(lo=lo, lo_inner=lo_inner, hi_inner=hi_inner, hi=hi)
+        elif (days := window_days(start, end)) is not None:
+            window += f" AND d.terms @@ CAST({params.add(days)} AS tsquery)"
+        return window
 
     async def _count(
         self, conn: AsyncConnection, found: Translation, window: str, params: Params
@@ -233,11 +240,11 @@ class PaperSearch:
         if not found.exact:
             return None
         params = Params()
-        self._window(start, end, params)
+        window = self._window(start, end, params)
         async with self.engine.connect() as conn:
             found = await self._expanded(conn, found)
             match, in_title = self._where(found, params)
-            window = f"d.first_seen > :start AND d.first_seen <= :end AND ({match})"
+            window += f" AND ({match})"
             total = await self._count(conn, found, window, params)
             if not total:
                 return Ranked(0, [])
@@ -274,13 +281,10 @@ class PaperSearch:
         """Ids of the papers first seen in (start, end] that may match `query`: every one that
         does, and (for a wildcard on words) some that the evaluator will turn down."""
         params = Params()
-        self._window(start, end, params)
+        window = self._window(start, end, params)
         async with self.engine.connect() as conn:
             match, _ = self._where(await self._expanded(conn, translate(query)), params)
-            sql = (
-                "SELECT d.paper_id FROM paper_terms d "
-                f"WHERE d.first_seen > :start AND d.first_seen <= :end AND ({match})"
-            )
+            sql = f"SELECT d.paper_id FROM paper_terms d WHERE {window} AND ({match})"
             return list((await conn.execute(self._statement(sql, params), params.values)).scalars())
 
     async def load(self, ids: Sequence[str]) -> list[Paper]:

@@ -100,6 +100,16 @@ paper_terms = Table(
     Index("ix_paper_terms_first_seen_doc", "first_seen", "doc"),
 )
 
+# Every word token (text_index.WORD_LEADS) of every paper ever indexed, once: a wildcard is
+# looked up as the words it starts (storage.paper_search). Kept by the papers repository;
+# words of pruned papers stay (they only make a wildcard look up a word no window holds).
+paper_words = Table(
+    "paper_words",
+    metadata,
+    Column("word", Text().with_variant(Text(collation="C"), "postgresql"), primary_key=True),
+    sqlite_with_rowid=False,
+)
+
 channels = Table(
     "channels",
     metadata,

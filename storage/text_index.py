@@ -32,6 +32,7 @@ GAP = "x"  # between fields and authors: no query token is a bare `x`
 _PAIRED = frozenset(_LEAD[field] for field in ("title", "abstract", "authors"))
 _MAX_POSITION = 16383  # PostgreSQL's last position
 _MAX_POSITIONS = 255  # PostgreSQL keeps at most 256 positions of one lexeme
+WINDOW_DAYS = 62  # a longer window is not looked up by its days (an OR of that many lexemes)
 
 
 def _category_token(name: str) -> str:
@@ -62,19 +63,31 @@ def paper_tokens(paper: Paper) -> Iterator[str]:
                 yield lead + word
 
 
-def words_of(terms: str) -> list[str]:
-    """The word tokens among a paper's SQLite terms: what the vocabulary of wildcards holds."""
-    return [token for token in terms.split(" ") if token[0] in WORD_LEADS]
-
-
 def sqlite_terms(paper: Paper) -> str:
     """What the FTS5 table indexes for `paper`."""
     return " ".join(paper_tokens(paper))
 
 
-def postgres_terms(paper: Paper) -> str:
-    """The paper's tsvector, written out."""
-    return tsvector_literal(paper_tokens(paper))
+def postgres_terms(paper: Paper, first_seen: datetime | None = None) -> str:
+    """The paper's tsvector, written out (with the day it was first seen, day_lexeme)."""
+    return tsvector_literal(paper_tokens(paper), first_seen)
+
+
+def day_lexeme(when: datetime) -> str:
+    """The lexeme of the UTC day of `when` (PostgreSQL): the GIN index finds a window's
+    papers by their days with the query's other lexemes, in one scan, instead of PostgreSQL
+    filtering the window's every row by its tsvector."""
+    return f"z{when.astimezone(UTC):%Y%m%d}"
+
+
+def window_days(start: datetime, end: datetime) -> str | None:
+    """The tsquery of the days of (start, end] (every paper of the window is on one of
+    them), or None for a window longer than WINDOW_DAYS."""
+    first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+    if (last - first).days > WINDOW_DAYS:
+        return None
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return " | ".join(f"'z{day:%Y%m%d}'" for day in days) or None
 
 
 def pair_lexeme(first: str, second: str) -> str:
@@ -82,11 +95,12 @@ def pair_lexeme(first: str, second: str) -> str:
     return f"{first}_{second[1:]}"
 
 
-def tsvector_literal(tokens: Iterable[str]) -> str:
+def tsvector_literal(tokens: Iterable[str], first_seen: datetime | None = None) -> str:
     """A tsvector written out from index tokens (letters and digits: nothing to escape): each
     with its positions, and each two adjacent keys of one field once more as one lexeme
     without positions (pair_lexeme). A two-key phrase is then one look-up that the GIN index
-    decides alone: checking positions reads every candidate's whole vector from TOAST."""
+    decides alone: checking positions reads every candidate's whole vector from TOAST.
+    With `first_seen`, its day_lexeme too."""
     positions: dict[str, list[int]] = {}
     pairs: dict[str, None] = {}
     previous = GAP
@@ -104,6 +118,8 @@ def tsvector_literal(tokens: Iterable[str]) -> str:
         f"'{token}':{','.join(map(str, dict.fromkeys(places)))}"
         for token, places in positions.items()
     ]
+    if first_seen is not None:
+        pairs[day_lexeme(first_seen)] = None
     return " ".join(written + [f"'{pair}'" for pair in pairs])
 
 

@@ -25,23 +25,9 @@ pg_reason = "PAPERBOT_TEST_DATABASE_URL is not set (PostgreSQL tests need a serv
 async def reset_postgres(url: str) -> None:
     """Drop everything paperbot created, so each test starts from an empty database."""
     engine = create_engine(url)
-    async with engine.begin() as conn:
-        for table in (
-            "deliveries",
-            "subscriptions",
-            "channels",
-            "paper_terms",
-            "papers",
-            "source_state",
-            "secrets",
-            "paper_traces",
-            "source_urls",
-            "seen_requests",
-            "votes",
-            "saves",
-            "alembic_version",
-        ):
-            await conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+    async with engine.begin() as conn:  # every table the migrations made, whatever they are
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
     await engine.dispose()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -11,6 +12,13 @@ from bot.models import Paper
 from storage.text_index import WORD_LEADS, postgres_terms, sqlite_terms
 
 _BATCH = 2000
+
+
+def aware(value: object) -> datetime:
+    """A stored datetime as an aware UTC one (SQLite keeps text without a zone)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
 def _list(value: object) -> tuple[str, ...]:
@@ -22,7 +30,6 @@ def rewrite_terms(bind: Connection) -> None:
     document number, so a year of papers never sits in memory: the FTS5 table follows by its
     update trigger on SQLite, the GIN index on PostgreSQL."""
     sqlite = bind.dialect.name == "sqlite"
-    terms = sqlite_terms if sqlite else postgres_terms
     update = sa.text(
         "UPDATE paper_terms SET terms = "
         + (":terms" if sqlite else "CAST(:terms AS tsvector)")
@@ -33,7 +40,8 @@ def rewrite_terms(bind: Connection) -> None:
         after = "" if last is None else "WHERE d.doc > :last "
         rows = bind.execute(
             sa.text(
-                "SELECT d.doc, p.title, p.abstract, p.authors, p.categories FROM paper_terms d "
+                "SELECT d.doc, d.first_seen, p.title, p.abstract, p.authors, p.categories "
+                "FROM paper_terms d "
                 f"JOIN papers p ON p.id = d.paper_id {after}ORDER BY d.doc LIMIT :n"
             ),
             {"last": last, "n": _BATCH},
@@ -50,17 +58,27 @@ def rewrite_terms(bind: Connection) -> None:
                 url="",
                 categories=_list(row.categories),
             )
-            batch.append({"doc": row.doc, "terms": terms(paper)})
+            tokens = sqlite_terms(paper) if sqlite else postgres_terms(paper, aware(row.first_seen))
+            batch.append({"doc": row.doc, "terms": tokens})
         bind.execute(update, batch)
         last = rows[-1].doc
 
 
 def fill_words(bind: Connection) -> None:
-    """Fill SQLite's vocabulary of wildcards (paper_words) from the words FTS5 indexes."""
+    """Fill the vocabulary of wildcards (paper_words) from the words the index holds."""
+    leads = ", ".join(f"'{lead}'" for lead in sorted(WORD_LEADS))
+    if bind.dialect.name != "sqlite":
+        bind.execute(
+            sa.text(
+                "INSERT INTO paper_words (word) SELECT DISTINCT u.lexeme FROM paper_terms d "
+                f"CROSS JOIN LATERAL unnest(d.terms) AS u WHERE left(u.lexeme, 1) IN ({leads}) "
+                "ON CONFLICT DO NOTHING"
+            )
+        )
+        return
     bind.execute(
         sa.text("CREATE VIRTUAL TABLE temp.paper_vocab USING fts5vocab(main, paper_fts, row)")
     )
-    leads = ", ".join(f"'{lead}'" for lead in sorted(WORD_LEADS))
     bind.execute(
         sa.text(
             "INSERT OR IGNORE INTO paper_words (word) SELECT term FROM temp.paper_vocab "

@@ -12,11 +12,10 @@ Revises: 0010
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import sqlalchemy as sa
 from alembic import op
 
+from storage.migrations.reindex import aware
 from storage.text_index import TIE_BITS, doc_millisecond
 
 revision = "0011"
@@ -28,19 +27,13 @@ _BATCH = 5000
 _ASIDE = 1 << 62  # above every new number: old numbers are moved here first, so none collide
 
 
-def _when(value: object) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
-
-
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "sqlite":
         return
     bind.execute(sa.text("UPDATE paper_terms SET doc = doc + :aside"), {"aside": _ASIDE})
     rows = sorted(
-        (_when(row.first_seen), row.doc)
+        (aware(row.first_seen), row.doc)
         for row in bind.execute(sa.text("SELECT doc, first_seen FROM paper_terms"))
     )
     update = sa.text("UPDATE paper_terms SET doc = :new WHERE doc = :old")

@@ -1,11 +1,14 @@
-"""paper_terms (PostgreSQL): each two adjacent keys of a field as one more lexeme
+"""paper_terms (PostgreSQL): pairs of adjacent keys and the day first seen, as lexemes
 
 A phrase was checked by positions, which PostgreSQL reads from each candidate's whole tsvector
 (in TOAST): `search "diffusion model"` read 13,660 buffers for 43 heap blocks at 500,000
-papers. A two-key phrase is now one lexeme that the GIN index decides alone, and a longer
-one is narrowed by its pairs before its positions are checked
-(storage.text_index.tsvector_literal). Every stored paper's tsvector is written again;
-SQLite, whose FTS5 reads positions from its own index, is left as it is.
+papers. A two-key phrase is now one lexeme that the GIN index decides alone, and a longer one
+is narrowed by its pairs before its positions are checked. And a window was found by
+first_seen, then every row of it read and its tsvector tested; the day a paper was first seen
+is now a lexeme, so the GIN index finds the window's matches in one scan
+(storage.text_index.tsvector_literal, window_days). Every stored paper's tsvector is written
+again; SQLite, whose FTS5 reads positions from its own index and windows by document number,
+is left as it is.
 
 Revision ID: 0012
 Revises: 0011
