@@ -28,6 +28,7 @@ _LEAD = {"title": "t", "abstract": "a", "authors": "u", "categories": "c"}
 # (`diffus*`) starts a word, not a key, so these let the index decide it exactly.
 _WORD_LEAD = {"title": "h", "abstract": "b", "authors": "n"}
 WORD_LEADS = frozenset(_WORD_LEAD.values())
+LONGEST = 240  # characters of a token indexed (at most 960 bytes: within PostgreSQL's limits)
 GAP = "x"  # between fields and authors: no query token is a bare `x`
 _PAIRED = frozenset(_LEAD[field] for field in ("title", "abstract", "authors"))
 _MAX_POSITION = 16383  # PostgreSQL's last position
@@ -40,9 +41,20 @@ def _category_token(name: str) -> str:
     return "c" + name.encode().hex()
 
 
+def _capped(token: str) -> str:
+    """A token as indexed: its first LONGEST characters (PostgreSQL refuses a lexeme over 2 KB:
+    one such word in an abstract would fail the whole poll that brought it)."""
+    return token[:LONGEST]
+
+
 def paper_tokens(paper: Paper) -> Iterator[str]:
     """The paper's index tokens: each field's keys in text order, its categories, then each
-    field's distinct words (for wildcards; no phrase is looked up among them)."""
+    field's distinct words (for wildcards; no phrase is looked up among them); each capped."""
+    for token in _tokens(paper):
+        yield token if len(token) <= LONGEST else _capped(token)
+
+
+def _tokens(paper: Paper) -> Iterator[str]:
     fields = (
         ("title", tokenize(paper.title)),
         ("abstract", tokenize(paper.abstract)),
@@ -185,8 +197,29 @@ def _key_superset(lead: str, prefix: str) -> Expr:
     return _any(items)
 
 
+def _cap(expr: Expr) -> Expr:
+    """`expr` looking up capped tokens (_capped): a superset where a token was longer."""
+    kind = expr[0]
+    if kind in ("tok", "prefix"):
+        return (kind, _capped(expr[1]))
+    if kind == "phrase":
+        return (kind, tuple(map(_capped, expr[1])))
+    if kind == "not":
+        return (kind, _cap(expr[1]))
+    if kind in ("and", "or"):
+        return (kind, tuple(map(_cap, expr[1])))
+    return expr
+
+
 def _term(term: CompiledTerm, fields: tuple[str, ...]) -> tuple[Expr, bool]:
-    """The look-up of a term in `fields`, and whether it is exact."""
+    """The look-up of a term in `fields`, and whether it is exact (not where a token of it is
+    longer than the index keeps: the evaluator then decides)."""
+    expr, exact = _uncapped_term(term, fields)
+    capped = _cap(expr)
+    return capped, exact and capped == expr
+
+
+def _uncapped_term(term: CompiledTerm, fields: tuple[str, ...]) -> tuple[Expr, bool]:
     if term.scope == "cat":
         value, prefix = term.parts[0]
         token = _category_token(value)

@@ -357,3 +357,22 @@ def test_a_wildcard_finds_the_words_a_second_sighting_brought(store: Store) -> N
     found = store.run(store.pipeline.find(parse("diffuser*"), 30, 10))
     assert found.total == 1
     assert found.matches[0].hits[0].field == "abstract"
+
+
+def test_a_word_longer_than_the_index_keeps_costs_only_itself(store: Store) -> None:
+    """PostgreSQL refuses a lexeme over 2 KB: a 3,000-letter word (a pasted blob in an
+    abstract) is indexed by its first characters, the poll that brought it stores the papers
+    beside it too, and a query word longer than the index keeps is decided by the evaluator."""
+    blob = "q" * 3000
+    drawn = [
+        (Paper(id="arxiv:2612.00071", title="Diffusion " + blob, abstract=blob + " data"), 1, 0),
+        (Paper(id="arxiv:2612.00072", title="Diffusion " + "q" * 250, abstract="Images."), 1, 0),
+    ]
+    store.run(_write(store, drawn))
+    found = store.run(store.pipeline.find(parse("diffusion"), 30, 10))
+    assert {m.paper.id for m in found.matches} == {"arxiv:2612.00071", "arxiv:2612.00072"}
+    query = parse("q" * 250)  # its first characters are the blob's too
+    assert not translate(query).exact
+    found = store.run(store.pipeline.find(query, 30, 10))
+    assert (found.total, [m.paper.id for m in found.matches]) == (1, ["arxiv:2612.00072"])
+    store.run(_agree(store, parse("q" * 250 + "*"), 30))
