@@ -111,17 +111,19 @@ class PaperSearch:
     def _sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
-    async def _terms(self, conn: AsyncConnection, paper: Paper, first_seen: datetime | None) -> Any:
-        """The paper's index tokens as the backend stores them; its words are added to the
-        vocabulary that wildcards are looked up in (paper_words), in one order so two
-        writers never wait on each other's words."""
+    def _terms(self, paper: Paper, first_seen: datetime | None) -> tuple[Any, list[str]]:
+        """The paper's index tokens as the backend stores them, and its words."""
         tokens = list(paper_tokens(paper))
         words = sorted({token for token in tokens if token[0] in WORD_LEADS})
+        if self._sqlite:
+            return " ".join(tokens), words
+        return cast(tsvector_literal(tokens, first_seen), TSVECTOR), words
+
+    async def _remember(self, conn: AsyncConnection, words: list[str]) -> None:
+        """Add words to the vocabulary that wildcards are looked up in (paper_words), sorted
+        so that two writers never wait on each other's."""
         if words:
             await conn.execute(text(REMEMBER_WORDS[self._sqlite]), [{"word": w} for w in words])
-        if self._sqlite:
-            return " ".join(tokens)
-        return cast(tsvector_literal(tokens, first_seen), TSVECTOR)
 
     async def _reindex(self, conn: AsyncConnection, old: Paper, new: Paper) -> None:
         """Keep a paper's tokens and copied columns in step with its merged record."""
@@ -132,7 +134,8 @@ class PaperSearch:
             new.authors,
             new.categories,
         ):
-            values["terms"] = await self._terms(conn, new, old.first_seen)
+            values["terms"], words = self._terms(new, old.first_seen)
+            await self._remember(conn, words)
         elif old.upvotes == new.upvotes:
             return
         done = await conn.execute(
@@ -144,11 +147,13 @@ class PaperSearch:
     async def _index(self, conn: AsyncConnection, paper: Paper, first_seen: datetime) -> None:
         """Index a paper first seen at `first_seen`; on SQLite, under the next free document
         number of its millisecond (doc_range: document order is first_seen order)."""
+        terms, words = self._terms(paper, first_seen)
+        await self._remember(conn, words)
         values: dict[str, Any] = {
             "paper_id": paper.id,
             "first_seen": first_seen,
             "upvotes": paper.upvotes,
-            "terms": await self._terms(conn, paper, first_seen),
+            "terms": terms,
         }
         if self._sqlite:
             lo, lo_inner, _, _ = doc_range(first_seen, first_seen)
