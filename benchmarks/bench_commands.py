@@ -43,6 +43,7 @@ from bot.delivery.pipeline import Pipeline, digest_title
 from bot.models import ChannelRef, Command, Paper, Schedule
 from bot.query.language import parse
 from bot.query.text import tokenize
+from bot.stores import SavedPaper
 from storage import build_stores
 from storage.db import open_database
 from storage.text_index import (
@@ -56,6 +57,7 @@ from storage.text_index import (
 
 END = datetime(2026, 12, 1, 12, tzinfo=UTC)
 DAYS = 365
+DAY = timedelta(days=1)
 RUNS = int(os.environ.get("PAPERBOT_BENCH_RUNS", "20"))
 BASELINE_RUNS = 5
 SIZES = [int(s) for s in os.environ.get("PAPERBOT_BENCH_SIZES", "50000,500000,1000000").split(",")]
@@ -72,7 +74,10 @@ COMMANDS = {
     "preview": "preview",
     "trending": "trending",
     "list": "list",
+    "saved": "saved",
+    "more-like": "more-like {paper}",
 }
+SAVED = 20  # papers the bench channel has saved
 _SQLITE_INSERT_TRIGGER = (  # as migration 0004 made it
     "CREATE TRIGGER paper_terms_ai AFTER INSERT ON paper_terms BEGIN "
     "INSERT INTO paper_fts(rowid, terms) VALUES (new.doc, new.terms); END"
@@ -300,12 +305,18 @@ class Bench:
         self.pipeline = Pipeline(self.stores, {}, {}, lambda: END)
         self.handler = CommandHandler(self.pipeline, Schedule())
         async with self.engine.begin() as conn:
-            for table in ("deliveries", "subscriptions", "channels"):
+            for table in ("deliveries", "subscriptions", "saves", "votes", "channels"):
                 await conn.execute(text(f"DELETE FROM {table}"))
         channel = await self.stores.channels.ensure(CHANNEL, Schedule(), END)
         for query in PREVIEW_SUBS:
             await self.stores.channels.subscribe(CHANNEL, query, parse(query).canonical, END)
         self.channel = channel
+        newest = await self.stores.papers.ranked(parse("upvotes:>=0"), END - DAY, END, SAVED)
+        assert newest is not None
+        found = await self.stores.papers.get_many(newest.ids)
+        for pid in newest.ids:
+            await self.stores.saves.add(CHANNEL, SavedPaper(found[pid], "UBENCH", None, END))
+        self.paper = newest.ids[0]  # what `more-like` starts from
         # As the bot does once started (entry/runner.py): what start-up made lives as long as
         # the process, and a full collection rescanning it held one command in 20 up by 50 ms.
         gc.freeze()
@@ -315,6 +326,7 @@ class Bench:
         await self.engine.dispose()
 
     async def command(self, line: str) -> object:
+        line = line.format(paper=self.paper)
         reply = await self.handler(Command(CHANNEL, "UBENCH", line, can_manage=True))
         if line.startswith("subscribe "):
             await self.handler(Command(CHANNEL, "UBENCH", "un" + line, can_manage=True))
@@ -338,7 +350,7 @@ class Bench:
             papers = await self.stores.papers.seen_between(END - timedelta(hours=36), END)
             daily = [p for p in papers if "huggingface" in p.sources]
             return sorted(daily, key=lambda p: (-(p.upvotes or 0), p.id))
-        return await self.command(name)
+        return await self.command(COMMANDS[name])
 
 
 async def loop_lag(bench: Bench, line: str | None) -> tuple[float, float]:

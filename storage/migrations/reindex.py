@@ -28,13 +28,15 @@ def _list(value: object) -> tuple[str, ...]:
 def rewrite_terms(bind: Connection) -> None:
     """Write every stored paper's index tokens again (storage.text_index), in batches by
     document number, so a year of papers never sits in memory: the FTS5 table follows by its
-    update trigger on SQLite, the GIN index on PostgreSQL."""
+    update trigger on SQLite; PostgreSQL's GIN index is built again at the end."""
     sqlite = bind.dialect.name == "sqlite"
     update = sa.text(
         "UPDATE paper_terms SET terms = "
         + (":terms" if sqlite else "CAST(:terms AS tsvector)")
         + " WHERE doc = :doc"
     )
+    if not sqlite:  # built again once at the end (50,000 papers: 46 s, against 66 s row by row)
+        bind.execute(sa.text("DROP INDEX IF EXISTS ix_paper_terms_terms"))
     last: int | None = None
     while True:
         after = "" if last is None else "WHERE d.doc > :last "
@@ -62,6 +64,8 @@ def rewrite_terms(bind: Connection) -> None:
             batch.append({"doc": row.doc, "terms": tokens})
         bind.execute(update, batch)
         last = rows[-1].doc
+    if not sqlite:
+        bind.execute(sa.text("CREATE INDEX ix_paper_terms_terms ON paper_terms USING gin (terms)"))
 
 
 def fill_words(bind: Connection) -> None:
