@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from bot.models import Channel, ChannelRef, Paper, Schedule, Subscription
 from bot.ports import Clock
@@ -111,6 +111,14 @@ class RankedIds(Protocol):
     ids: list[str]
 
 
+class PaperText(NamedTuple):
+    """What the ranking's features read of a stored paper."""
+
+    id: str
+    title: str
+    abstract: str
+
+
 class PaperStore(Protocol):
     """Stored papers."""
 
@@ -119,6 +127,7 @@ class PaperStore(Protocol):
     ) -> UpsertOutcome: ...
     async def get_many(self, ids: Sequence[str]) -> dict[str, Paper]: ...
     async def seen_between(self, start: datetime | None, end: datetime) -> list[Paper]: ...
+    async def texts_between(self, start: datetime, end: datetime) -> list[PaperText]: ...
     async def seen_since(
         self, start: datetime | None, clock: Clock
     ) -> tuple[list[Paper], datetime]: ...

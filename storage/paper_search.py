@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.models import Paper
 from bot.query.language import Query
+from bot.stores import PaperText
 from storage.tables import UTCDateTime, paper_terms
 from storage.text_index import (
     WORD_LEADS,
@@ -314,6 +315,19 @@ class PaperSearch:
                     conn, f"SELECT {COLUMNS} FROM papers WHERE id IN ({marks})", names
                 )
         return out
+
+    async def texts_between(self, start: datetime, end: datetime) -> list[PaperText]:
+        """Id, title and abstract of the papers first seen in (start, end], oldest first: what
+        the ranking's features read, without the rest of each paper (a month of whole papers
+        took 112 MB at 500,000 stored)."""
+        sql = (
+            "SELECT id, title, coalesce(abstract, '') FROM papers WHERE first_seen > :start "
+            "AND first_seen <= :end ORDER BY first_seen, id"
+        )
+        params = {"start": start, "end": end}
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(self._statement(sql, Params()), params)).all()
+        return await asyncio.to_thread(lambda: [PaperText(*row) for row in rows])
 
     async def most_upvoted(
         self, source: str, start: datetime, end: datetime, limit: int

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from bot.models import Match, Paper
 from bot.ranking.taste import Features, Taste, fit_features, learn
-from bot.stores import Vote
+from bot.stores import PaperText, Vote
 
 CACHED_TASTES = 64  # channels' models kept (features are refitted each poll, which clears them)
 
@@ -34,7 +34,7 @@ class Ranker:
         # the lock guards the cache only, never a training.
         self._lock = threading.Lock()
 
-    def refit(self, papers: Sequence[Paper]) -> Features | None:
+    def refit(self, papers: Sequence[Paper | PaperText]) -> Features | None:
         """Fit the features over the window's papers, unless they are those fitted last."""
         ids = "\n".join(sorted(p.id for p in papers))
         key = (len(papers), hashlib.blake2b(ids.encode()).hexdigest())

@@ -53,10 +53,10 @@ class Ranking:
             if fresh and not self._stale:
                 return
             self._stale = False
-            papers = await self.stores.papers.seen_between(now - WINDOW, now)
+            texts = await self.stores.papers.texts_between(now - WINDOW, now)
             # In the worker thread, with the refit: the first use imports scikit-learn, which
             # takes seconds, and must not hold up the event loop (commands, buttons, posts).
-            await asyncio.to_thread(lambda: self.ranker.refit(papers))
+            await asyncio.to_thread(lambda: self.ranker.refit(texts))
             self._fitted_at = now
 
     async def taste(self, ref: ChannelRef, votes: Sequence[Vote] | None = None) -> Taste | None:

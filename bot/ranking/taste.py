@@ -23,7 +23,7 @@ from sklearn.svm import LinearSVC
 
 from bot.models import Paper
 from bot.ranking.votes import MIN_LIKES, tally
-from bot.stores import Vote
+from bot.stores import PaperText, Vote
 
 __all__ = ["MIN_LIKES", "Features", "Taste", "fit_features", "learn", "paper_text", "tally"]
 
@@ -64,7 +64,7 @@ class Features:
         return sparse.vstack(out, format="csr")
 
 
-def fit_features(papers: Sequence[Paper], *, bigrams: bool = True) -> Features | None:
+def fit_features(papers: Sequence[Paper | PaperText], *, bigrams: bool = True) -> Features | None:
     """Fit the vectoriser over the window's papers (None when there are too few to learn from)."""
     unique = list({p.id: p for p in papers}.values())
     if len(unique) < 2:
@@ -81,7 +81,8 @@ def fit_features(papers: Sequence[Paper], *, bigrams: bool = True) -> Features |
         dtype=np.float32,  # half the memory; a channel's few hundred training rows are copied
     )
     try:
-        matrix = vectorizer.fit_transform([paper_text(p.title, p.abstract) for p in unique])
+        # (read as it goes: a list of a month's texts would be one more copy of them)
+        matrix = vectorizer.fit_transform(paper_text(p.title, p.abstract) for p in unique)
     except ValueError:  # nothing but stop words
         return None
     ids = tuple(p.id for p in unique)
