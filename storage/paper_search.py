@@ -35,9 +35,10 @@ from storage.text_index import (
 
 _CHUNK = 500
 WILDCARD_WORDS = 64  # a wildcard starting more stored words than this is looked up as a prefix
-REMEMBER_WORDS = {  # by whether the backend is SQLite
-    True: "INSERT OR IGNORE INTO paper_words (word) VALUES (:word)",
-    False: "INSERT INTO paper_words (word) VALUES (:word) ON CONFLICT DO NOTHING",
+REMEMBER_WORDS = {  # by whether the backend is SQLite: one statement a paper, its words in one value
+    True: "INSERT OR IGNORE INTO paper_words (word) SELECT value FROM json_each(:words)",
+    False: "INSERT INTO paper_words (word) SELECT unnest(CAST(:words AS text[])) "
+    "ON CONFLICT DO NOTHING",
 }
 WALK_FROM = 500  # matches in the window from which the best are found by walking the rank index
 COLUMNS = (
@@ -124,7 +125,8 @@ class PaperSearch:
         """Add words to the vocabulary that wildcards are looked up in (paper_words), sorted
         so that two writers never wait on each other's."""
         if words:
-            await conn.execute(text(REMEMBER_WORDS[self._sqlite]), [{"word": w} for w in words])
+            value = json.dumps(words) if self._sqlite else words
+            await conn.execute(text(REMEMBER_WORDS[self._sqlite]), {"words": value})
 
     async def _reindex(self, conn: AsyncConnection, old: Paper, new: Paper) -> None:
         """Keep a paper's tokens and copied columns in step with its merged record."""
