@@ -4,18 +4,20 @@ A paper is indexed as the matcher reads it (bot.query.text): every key of its ti
 and authors, and every folded category, each token led by a letter naming its field (`t`itle,
 `a`bstract, a`u`thor, `c`ategory) and `x` between fields and authors, so no phrase crosses
 them. SQLite keeps the tokens in an FTS5 table (the `ascii` tokenizer splits them exactly on
-the spaces written here); PostgreSQL in a tsvector with their positions. A query becomes a
-boolean expression over those tokens (and the upvotes column): exact for words, phrases,
-categories, lone wildcards (each field's distinct words are indexed too, after its keys),
-upvotes and their AND / OR / NOT; a superset for a phrase with a wildcard in it (keys are
-plural-folded, wildcards match words), which the evaluator then settles paper by paper.
+the spaces written here) under document numbers in first-seen order (doc_range); PostgreSQL in
+a tsvector with their positions, plus each two adjacent keys and the day first seen as lexemes
+of their own (tsvector_literal). A query becomes a boolean expression over those tokens (and
+the upvotes column): exact for words, phrases, categories, lone wildcards (each field's
+distinct words are indexed too, after its keys), upvotes and their AND / OR / NOT; a superset
+for a phrase with a wildcard in it (keys are plural-folded, wildcards match words) or a word
+longer than the index keeps, which the evaluator then settles paper by paper.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import count, pairwise
 
 from bot.models import Paper
@@ -85,11 +87,15 @@ def postgres_terms(paper: Paper, first_seen: datetime | None = None) -> str:
     return tsvector_literal(paper_tokens(paper), first_seen)
 
 
+def _day(day: date) -> str:
+    return f"z{day:%Y%m%d}"
+
+
 def day_lexeme(when: datetime) -> str:
     """The lexeme of the UTC day of `when` (PostgreSQL): the GIN index finds a window's
     papers by their days with the query's other lexemes, in one scan, instead of PostgreSQL
     filtering the window's every row by its tsvector."""
-    return f"z{when.astimezone(UTC):%Y%m%d}"
+    return _day(when.astimezone(UTC).date())
 
 
 def window_days(start: datetime, end: datetime) -> str | None:
@@ -99,7 +105,7 @@ def window_days(start: datetime, end: datetime) -> str | None:
     if (last - first).days > WINDOW_DAYS:
         return None
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    return " | ".join(f"'z{day:%Y%m%d}'" for day in days) or None
+    return " | ".join(f"'{_day(day)}'" for day in days) or None
 
 
 def pair_lexeme(first: str, second: str) -> str:
@@ -114,14 +120,14 @@ def tsvector_literal(tokens: Iterable[str], first_seen: datetime | None = None) 
     decides alone: checking positions reads every candidate's whole vector from TOAST.
     With `first_seen`, its day_lexeme too."""
     positions: dict[str, list[int]] = {}
-    pairs: dict[str, None] = {}
+    bare: dict[str, None] = {}  # lexemes without positions, in order
     previous = GAP
     for position, token in enumerate(tokens, start=1):
         if token == GAP:
             previous = GAP
             continue
         if token[0] in _PAIRED and previous[0] == token[0]:
-            pairs[pair_lexeme(previous, token)] = None
+            bare[pair_lexeme(previous, token)] = None
         previous = token
         places = positions.setdefault(token, [])
         if len(places) < _MAX_POSITIONS:
@@ -131,8 +137,8 @@ def tsvector_literal(tokens: Iterable[str], first_seen: datetime | None = None) 
         for token, places in positions.items()
     ]
     if first_seen is not None:
-        pairs[day_lexeme(first_seen)] = None
-    return " ".join(written + [f"'{pair}'" for pair in pairs])
+        bare[day_lexeme(first_seen)] = None
+    return " ".join(written + [f"'{lexeme}'" for lexeme in bare])
 
 
 # --- document numbers (SQLite) -------------------------------------------------------------
