@@ -64,6 +64,18 @@ async def test_seen_between_is_half_open(stores, clock):
     assert len(await stores.papers.seen_between(None, t0 + timedelta(hours=1))) == 2
 
 
+async def test_the_rankings_texts_are_the_windows_papers_oldest_first(stores, clock):
+    t0 = clock()
+    for n, hours in ((1, 0), (2, 2), (3, 1)):
+        await stores.papers.upsert([paper(n, f"Paper {n}")], t0 + timedelta(hours=hours))
+    texts = await stores.papers.texts_between(t0, t0 + timedelta(hours=2))
+    assert [(t.id, t.title) for t in texts] == [
+        ("arxiv:2611.00003", "Paper 3"),
+        ("arxiv:2611.00002", "Paper 2"),
+    ]
+    assert all(isinstance(t.abstract, str) for t in texts)
+
+
 async def test_subscriptions_are_unique_per_channel(stores, clock):
     await stores.channels.ensure(CH, Schedule(), clock())
     sub = await stores.channels.subscribe(CH, "Diffusion", "diffusion", clock())
