@@ -221,7 +221,8 @@ class PaperSearch:
     ) -> int:
         """How many papers of the window match. On SQLite, a query that is one FTS5 look-up is
         counted by FTS5 alone over the window's inner milliseconds, and its two boundary
-        milliseconds by first_seen: joining every match to paper_terms took ten times longer."""
+        milliseconds by first_seen: joining every match to paper_terms took eight times longer
+        (14,653 matches at 500,000 papers: 20.3 ms against 2.5 ms)."""
         fts = SqliteRenderer(params).fts(found.match) if self._sqlite else None
         if fts is None:
             sql = f"SELECT count(*) FROM paper_terms d WHERE {window}"
@@ -235,9 +236,11 @@ class PaperSearch:
                 "AND d.first_seen <= :end AND EXISTS (SELECT 1 FROM paper_fts WHERE paper_fts "
                 f"MATCH {query} AND rowid = d.doc))"
             )
-        return (await conn.execute(self._statement(sql, params), params.values)).scalar_one()
+        return (await conn.execute(self._statement(sql), params.values)).scalar_one()
 
-    def _statement(self, sql: str, params: Params) -> Any:
+    @staticmethod
+    def _statement(sql: str) -> Any:
+        """`sql` with the window's bounds bound as UTC datetimes."""
         return text(sql).bindparams(
             bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
         )
@@ -292,7 +295,7 @@ class PaperSearch:
             f"SELECT d.paper_id FROM paper_terms d{indexed} WHERE {where} ORDER BY {first}"
             f"coalesce(d.upvotes, 0) DESC, d.first_seen DESC, {order_id} LIMIT {int(limit)}"
         )
-        rows = await conn.execute(self._statement(sql, params), params.values)
+        rows = await conn.execute(self._statement(sql), params.values)
         return [row[0] for row in rows]
 
     async def candidates(self, query: Query, start: datetime, end: datetime) -> list[str]:
@@ -303,7 +306,7 @@ class PaperSearch:
         async with self.engine.connect() as conn:
             match, _ = self._where(await self._expanded(conn, translate(query)), params)
             sql = f"SELECT d.paper_id FROM paper_terms d WHERE {window} AND ({match})"
-            return list((await conn.execute(self._statement(sql, params), params.values)).scalars())
+            return list((await conn.execute(self._statement(sql), params.values)).scalars())
 
     async def load(self, ids: Sequence[str]) -> list[Paper]:
         """Stored papers by id, in no particular order, made into Papers off the event loop."""
@@ -328,7 +331,7 @@ class PaperSearch:
         )
         params = {"start": start, "end": end}
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(self._statement(sql, Params()), params)).all()
+            rows = (await conn.execute(self._statement(sql), params)).all()
         return await asyncio.to_thread(lambda: [PaperText(*row) for row in rows])
 
     async def most_upvoted(

@@ -21,7 +21,8 @@ def aware(value: object) -> datetime:
     return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
-def _list(value: object) -> tuple[str, ...]:
+def items(value: object) -> tuple[str, ...]:
+    """A stored JSON list (text on SQLite) as a tuple."""
     return tuple(json.loads(value) if isinstance(value, str) else value or ())
 
 
@@ -56,9 +57,9 @@ def rewrite_terms(bind: Connection) -> None:
                 id="",
                 title=row.title,
                 abstract=row.abstract or "",
-                authors=_list(row.authors),
+                authors=items(row.authors),
                 url="",
-                categories=_list(row.categories),
+                categories=items(row.categories),
             )
             tokens = sqlite_terms(paper) if sqlite else postgres_terms(paper, aware(row.first_seen))
             batch.append({"doc": row.doc, "terms": tokens})

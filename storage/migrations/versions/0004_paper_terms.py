@@ -9,14 +9,12 @@ Revises: 0003
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-
 import sqlalchemy as sa
 from alembic import op
 
 import storage.tables
 from bot.models import Paper
+from storage.migrations.reindex import aware, items
 from storage.text_index import postgres_terms, sqlite_terms
 
 revision = "0004"
@@ -41,16 +39,6 @@ SQLITE_DDL = (
     "CREATE TRIGGER papers_ad_terms AFTER DELETE ON papers BEGIN "
     "DELETE FROM paper_terms WHERE paper_id = old.id; END",
 )
-
-
-def _when(value: object) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
-
-
-def _list(value: object) -> tuple[str, ...]:
-    return tuple(json.loads(value) if isinstance(value, str) else value or ())
 
 
 def upgrade() -> None:
@@ -99,11 +87,11 @@ def upgrade() -> None:
                 id=row.id,
                 title=row.title,
                 abstract=row.abstract or "",
-                authors=_list(row.authors),
+                authors=items(row.authors),
                 url="",
-                categories=_list(row.categories),
+                categories=items(row.categories),
             )
-            seen = _when(row.first_seen)
+            seen = aware(row.first_seen)
             batch.append(
                 {
                     "id": row.id,

@@ -1,7 +1,7 @@
 """paper_words: every indexed word once, so a wildcard is looked up as the words it starts
 
-SQLite's FTS5 reads every document of every word a prefix starts, whatever the window:
-`search diffus*` took 50 ms at 500,000 papers where a word takes 2. PostgreSQL's planner
+SQLite's FTS5 reads every document of every word a prefix starts, whatever the window: at
+500,000 papers, counting a month's `diffus*` took 19.5 ms as a prefix and 1.0 ms as its words. PostgreSQL's planner
 cannot tell how many papers a prefix finds and filtered the window row by row (311 ms). The
 repository adds each paper's words here as it indexes it (storage.paper_search), and a
 wildcard starting at most 64 of them becomes those words. Filled here from the index.
