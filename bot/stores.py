@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -127,7 +127,9 @@ class PaperStore(Protocol):
     ) -> UpsertOutcome: ...
     async def get_many(self, ids: Sequence[str]) -> dict[str, Paper]: ...
     async def seen_between(self, start: datetime | None, end: datetime) -> list[Paper]: ...
-    async def texts_between(self, start: datetime, end: datetime) -> list[PaperText]: ...
+    def texts_between(
+        self, start: datetime, end: datetime, size: int = ...
+    ) -> AsyncIterator[list[PaperText]]: ...  # oldest first, `size` at a time
     async def seen_since(
         self, start: datetime | None, clock: Clock
     ) -> tuple[list[Paper], datetime]: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +34,7 @@ from storage.text_index import (
 )
 
 _CHUNK = 500
+TEXT_PAGE = 2_000  # papers read at a time for the ranking's features
 WILDCARD_WORDS = 64  # a wildcard starting more stored words than this is looked up as a prefix
 REMEMBER_WORDS = {  # by whether the backend is SQLite: one statement a paper, its words in one value
     True: "INSERT OR IGNORE INTO paper_words (word) SELECT value FROM json_each(:words)",
@@ -321,18 +322,32 @@ class PaperSearch:
                 )
         return out
 
-    async def texts_between(self, start: datetime, end: datetime) -> list[PaperText]:
-        """Id, title and abstract of the papers first seen in (start, end], oldest first: what
-        the ranking's features read, without the rest of each paper (a month of whole papers
-        took 112 MB at 500,000 stored)."""
-        sql = (
-            "SELECT id, title, coalesce(abstract, '') FROM papers WHERE first_seen > :start "
-            "AND first_seen <= :end ORDER BY first_seen, id"
+    async def texts_between(
+        self, start: datetime, end: datetime, size: int = TEXT_PAGE
+    ) -> AsyncIterator[list[PaperText]]:
+        """Id, title and abstract of the papers first seen in (start, end], oldest first,
+        `size` at a time: what the ranking's features read, without the rest of each paper,
+        and never the whole window at once (a month's texts at 1,000,000 stored are 150 MB).
+        Each page is a query of its own, from where the last ended (first_seen, then id)."""
+        order_id = "id" if self._sqlite else 'id COLLATE "C"'
+        first = (
+            "SELECT id, title, coalesce(abstract, ''), first_seen FROM papers "
+            "WHERE first_seen > :start AND first_seen <= :end "
         )
-        params = {"start": start, "end": end}
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(self._statement(sql), params)).all()
-        return await asyncio.to_thread(lambda: [PaperText(*row) for row in rows])
+        after = f"AND (first_seen > :seen OR (first_seen = :seen AND {order_id} > :id)) "
+        page = f"ORDER BY first_seen, {order_id} LIMIT :size"
+        params: dict[str, object] = {"start": start, "end": end, "size": size}
+        sql = first + page
+        while True:
+            async with self.engine.connect() as conn:
+                rows = (await conn.execute(self._statement(sql), params)).all()
+            if not rows:
+                return
+            yield [PaperText(pid, title, abstract) for pid, title, abstract, _ in rows]
+            if len(rows) < size:
+                return
+            params["id"], params["seen"] = rows[-1][0], rows[-1][3]
+            sql = first + after + page
 
     async def most_upvoted(
         self, source: str, start: datetime, end: datetime, limit: int

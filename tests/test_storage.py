@@ -64,16 +64,32 @@ async def test_seen_between_is_half_open(stores, clock):
     assert len(await stores.papers.seen_between(None, t0 + timedelta(hours=1))) == 2
 
 
+async def _texts(stores, start, end, size=2_000):
+    return [page async for page in stores.papers.texts_between(start, end, size)]
+
+
 async def test_the_rankings_texts_are_the_windows_papers_oldest_first(stores, clock):
     t0 = clock()
     for n, hours in ((1, 0), (2, 2), (3, 1)):
         await stores.papers.upsert([paper(n, f"Paper {n}")], t0 + timedelta(hours=hours))
-    texts = await stores.papers.texts_between(t0, t0 + timedelta(hours=2))
+    (texts,) = await _texts(stores, t0, t0 + timedelta(hours=2))
     assert [(t.id, t.title) for t in texts] == [
         ("arxiv:2611.00003", "Paper 3"),
         ("arxiv:2611.00002", "Paper 2"),
     ]
     assert all(isinstance(t.abstract, str) for t in texts)
+
+
+async def test_the_rankings_texts_come_in_pages_each_paper_once(stores, clock):
+    # A poll stores its papers with one first_seen: pages must carry on within a tie (by id).
+    t0 = clock()
+    await stores.papers.upsert([paper(n, f"Paper {n}") for n in (5, 1, 4)], t0 + timedelta(hours=1))
+    await stores.papers.upsert([paper(n, f"Paper {n}") for n in (3, 2)], t0 + timedelta(hours=2))
+    pages = await _texts(stores, t0, t0 + timedelta(hours=2), size=2)
+    assert [[t.id[-1] for t in page] for page in pages] == [["1", "4"], ["5", "2"], ["3"]]
+    assert await _texts(stores, t0 + timedelta(hours=2), t0 + timedelta(hours=3)) == []
+    exact = await _texts(stores, t0, t0 + timedelta(hours=1), size=3)  # a full last page
+    assert [[t.id[-1] for t in page] for page in exact] == [["1", "4", "5"]]
 
 
 async def test_subscriptions_are_unique_per_channel(stores, clock):

@@ -9,8 +9,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from bot.models import Match, Paper
-from bot.ranking.taste import Features, Taste, fit_features, learn
-from bot.stores import PaperText, Vote
+from bot.ranking.taste import FeatureFit, Features, Taste, learn
+from bot.stores import Vote
 
 CACHED_TASTES = 64  # channels' models kept (features are refitted each poll, which clears them)
 
@@ -34,16 +34,21 @@ class Ranker:
         # the lock guards the cache only, never a training.
         self._lock = threading.Lock()
 
-    def refit(self, papers: Sequence[Paper | PaperText]) -> Features | None:
-        """Fit the features over the window's papers, unless they are those fitted last."""
-        ids = "\n".join(sorted(p.id for p in papers))
-        key = (len(papers), hashlib.blake2b(ids.encode()).hexdigest())
+    @staticmethod
+    def new_fit() -> FeatureFit:
+        """An empty fit, to be given the window's papers a page at a time."""
+        return FeatureFit()
+
+    def refit(self, fit: FeatureFit) -> Features | None:
+        """The features of the window `fit` has read, unless it read the one fitted last (then
+        the channels' models learned over it are kept)."""
+        key = (len(fit.ids), hashlib.blake2b("\n".join(sorted(fit.ids)).encode()).hexdigest())
         if key != self._window:
-            features = fit_features(papers)
+            features = fit.finish()
             with self._lock:
                 self.features = features
                 self._window = key
-                self._tastes.clear()  # weights belong to the vocabulary they were learned over
+                self._tastes.clear()  # weights belong to the features they were learned over
         return self.features
 
     def taste(self, channel: str, votes: Sequence[Vote]) -> Taste | None:

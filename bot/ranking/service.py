@@ -53,10 +53,14 @@ class Ranking:
             if fresh and not self._stale:
                 return
             self._stale = False
-            texts = await self.stores.papers.texts_between(now - WINDOW, now)
-            # In the worker thread, with the refit: the first use imports scikit-learn, which
-            # takes seconds, and must not hold up the event loop (commands, buttons, posts).
-            await asyncio.to_thread(lambda: self.ranker.refit(texts))
+            # In worker threads: the first use imports scikit-learn (seconds), and hashing a
+            # month's papers takes seconds more; neither may hold up the event loop (commands,
+            # buttons, posts). The window is read a page at a time, never whole.
+            ranker = await asyncio.to_thread(lambda: self.ranker)
+            fit = ranker.new_fit()
+            async for texts in self.stores.papers.texts_between(now - WINDOW, now):
+                await asyncio.to_thread(fit.add, texts)
+            await asyncio.to_thread(ranker.refit, fit)
             self._fitted_at = now
 
     async def taste(self, ref: ChannelRef, votes: Sequence[Vote] | None = None) -> Taste | None:

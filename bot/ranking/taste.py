@@ -1,23 +1,29 @@
 """A channel's taste: tf-idf features over the stored window, and a linear model per channel.
 
-The features (a TfidfVectorizer over title and abstract, word uni- and bigrams) are fitted once
-per round of papers and shared by every channel. A channel's model is learned from its votes
-alone, the way arxiv-sanity-lite does it: liked papers are the positives, disliked papers and a
-sample of the window's other papers the negatives. Everything is deterministic (the sample is
-chosen by a stable hash), so a restart or a second replica rebuilds the same model from the
-same votes; nothing but the votes needs storing.
+The features (title and abstract as word uni- and bigrams, hashed) are fitted once per round of
+papers and shared by every channel. A channel's model is learned from its votes alone, the way
+arxiv-sanity-lite does it: liked papers are the positives, disliked papers and a sample of the
+window's other papers the negatives. Everything is deterministic (terms are hashed by a fixed
+function, the sample is chosen by a stable hash), so a restart or a second replica rebuilds the
+same model from the same votes; nothing but the votes needs storing.
+
+The window is read a chunk at a time and never held whole (a month at 1,000,000 stored is
+82,192 papers): each chunk is hashed into term counts (scikit-learn's HashingVectorizer needs
+no vocabulary, which for a month's bigrams is millions of strings), and only when the whole
+window has been counted are the document frequencies known, the rare and the common terms
+dropped and each paper kept as its TERMS highest-weighted terms.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import sklearn
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
@@ -25,11 +31,26 @@ from bot.models import Paper
 from bot.ranking.votes import MIN_LIKES, tally
 from bot.stores import PaperText, Vote
 
-__all__ = ["MIN_LIKES", "Features", "Taste", "fit_features", "learn", "paper_text", "tally"]
+__all__ = [
+    "MIN_LIKES",
+    "FeatureFit",
+    "Features",
+    "Taste",
+    "fit_features",
+    "learn",
+    "paper_text",
+    "tally",
+]
 
 NEGATIVES = 150  # sampled non-liked papers of the window, besides the disliked ones
 BECAUSE_MIN = 0.05  # a liked paper less similar than this explains nothing
 SHARED_TERMS_FROM = 100  # papers in the window from which a term must be in two to count
+COMMON = 0.5  # a term in more than this share of the window's papers tells none apart
+HASH_BITS = 20  # terms are hashed into 2**20 columns: two terms of a month rarely share one
+TERMS = 40  # a paper's highest-weighted terms kept (of ~200 in an abstract; see the README)
+CHUNK = 2_000  # papers hashed at a time when fitting from a list
+_COUNT_BITS = 32 - HASH_BITS  # a term's count, packed above its column while the window is read
+_MAX_COUNT = (1 << _COUNT_BITS) - 1  # (a count is only ever used as 1 + log(count))
 
 
 def paper_text(title: str, abstract: str) -> str:
@@ -37,14 +58,33 @@ def paper_text(title: str, abstract: str) -> str:
     return f"{title}. {title}. {abstract}"
 
 
+def _hasher(bigrams: bool) -> HashingVectorizer:
+    return HashingVectorizer(
+        ngram_range=(1, 2) if bigrams else (1, 1),
+        stop_words="english",
+        alternate_sign=False,
+        norm=None,
+        n_features=1 << HASH_BITS,
+        dtype=np.float32,
+    )
+
+
 @dataclass(frozen=True)
 class Features:
-    """The window's papers as tf-idf rows (L2-normalised), and the fitted vectoriser."""
+    """The window's papers as tf-idf rows (each its TERMS best terms, L2-normalised), and what
+    turns any other paper into a row of the same columns."""
 
-    vectorizer: TfidfVectorizer
+    columns: np.ndarray  # hashed column -> feature column (-1: a term too rare or too common)
+    idf: np.ndarray  # per feature column
     rows: dict[str, int]  # paper id -> row in `matrix`
     matrix: sparse.csr_matrix
     ids: tuple[str, ...]
+    hasher: HashingVectorizer = field(default_factory=lambda: _hasher(True))
+
+    def transform(self, texts: Iterable[str]) -> sparse.csr_matrix:
+        """Texts as rows of the window's features."""
+        counts = self.hasher.transform(texts)
+        return _weigh(counts.indices, counts.data, counts.indptr, self.columns, self.idf)
 
     def vectors(self, papers: Sequence[Paper]) -> sparse.csr_matrix:
         """The papers' rows: looked up for the window's, computed for any other."""
@@ -52,8 +92,7 @@ class Features:
         if all(i is not None for i in known):
             return self.matrix[known]
         extra = [p for p, i in zip(papers, known, strict=True) if i is None]
-        computed = self.vectorizer.transform([paper_text(p.title, p.abstract) for p in extra])
-        computed.sort_indices()
+        computed = self.transform(paper_text(p.title, p.abstract) for p in extra)
         out, j = [], 0
         for i in known:
             if i is None:
@@ -64,31 +103,109 @@ class Features:
         return sparse.vstack(out, format="csr")
 
 
-def fit_features(papers: Sequence[Paper | PaperText], *, bigrams: bool = True) -> Features | None:
-    """Fit the vectoriser over the window's papers (None when there are too few to learn from)."""
+def _weigh(
+    hashed: np.ndarray, counts: np.ndarray, indptr: np.ndarray, columns: np.ndarray, idf: np.ndarray
+) -> sparse.csr_matrix:
+    """Rows of hashed term counts (CSR parts) as tf-idf rows: sublinear tf times idf, the terms
+    dropped from the features left out, each row's TERMS highest weights kept (ties by column),
+    L2-normalised."""
+    n = len(indptr) - 1
+    row = np.repeat(np.arange(n, dtype=np.int32), np.diff(indptr))
+    col = columns[hashed]
+    kept = col >= 0
+    row, col = row[kept], col[kept]
+    weight = (1 + np.log(counts[kept].astype(np.float32))) * idf[col]
+    best = np.lexsort((col, -weight, row))  # by row, then heaviest first
+    row, col, weight = row[best], col[best], weight[best]
+    starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]]) if len(row) else row
+    place = np.arange(len(row)) - np.repeat(starts, np.diff(np.r_[starts, len(row)]))
+    top = place < TERMS
+    row, col, weight = row[top], col[top], weight[top]
+    ordered = np.lexsort((col, row))  # CSR order: by row, then by column
+    row, col, weight = row[ordered], col[ordered], weight[ordered]
+    norms = np.sqrt(np.bincount(row, weights=weight.astype(np.float64) ** 2, minlength=n))
+    weight = (weight / norms[row]).astype(np.float32)
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row, minlength=n), out=ptr[1:])
+    out = sparse.csr_matrix((weight, col, ptr), shape=(n, len(idf)))
+    out.has_sorted_indices = True
+    return out
+
+
+class FeatureFit:
+    """Features fitted as the window is read, a chunk at a time (`add`, then `finish`).
+
+    While it reads, each paper is held as its hashed terms and their counts, a term in one
+    32-bit word (column below, count above); the texts themselves are not kept."""
+
+    def __init__(self, *, bigrams: bool = True) -> None:
+        self.hasher = _hasher(bigrams)
+        self._df = np.zeros(1 << HASH_BITS, dtype=np.int32)
+        self._ids: list[str] = []
+        self._parts: list[tuple[np.ndarray, np.ndarray]] = []  # (packed terms, indptr)
+
+    def add(self, papers: Sequence[Paper | PaperText]) -> None:
+        """Count the terms of the next papers of the window."""
+        if not papers:
+            return
+        counts = self.hasher.transform(paper_text(p.title, p.abstract) for p in papers)
+        self._df += np.bincount(counts.indices, minlength=len(self._df)).astype(np.int32)
+        capped = np.minimum(counts.data, _MAX_COUNT).astype(np.uint32)
+        self._parts.append(
+            ((capped << HASH_BITS) | counts.indices.astype(np.uint32), counts.indptr)
+        )
+        self._ids += [p.id for p in papers]
+
+    @property
+    def ids(self) -> list[str]:
+        """The papers counted so far, in the order they were added."""
+        return self._ids
+
+    def finish(self) -> Features | None:
+        """The features of every paper added (None when there are too few to learn from, or
+        nothing but stop words); the counts are let go as their rows are made."""
+        n = len(self._ids)
+        if n < 2:
+            return None
+        least = 2 if n >= SHARED_TERMS_FROM else 1
+        useful = (self._df >= least) & (self._df <= COMMON * n)
+        width = int(useful.sum())
+        if not width:
+            return None
+        columns = np.full(len(self._df), -1, dtype=np.int32)
+        columns[useful] = np.arange(width, dtype=np.int32)
+        idf = (np.log((1 + n) / (1 + self._df[useful])) + 1).astype(np.float32)
+        # Rows written into arrays made once (each paper keeps at most TERMS terms), so the
+        # month's matrix is never copied whole to be joined.
+        data = np.empty(n * TERMS, dtype=np.float32)
+        indices = np.empty(n * TERMS, dtype=np.int32)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        done = filled = 0
+        mask = np.uint32((1 << HASH_BITS) - 1)
+        while self._parts:
+            packed, ptr = self._parts.pop(0)
+            rows = _weigh(packed & mask, packed >> HASH_BITS, ptr, columns, idf)
+            size = rows.nnz
+            data[filled : filled + size] = rows.data
+            indices[filled : filled + size] = rows.indices
+            indptr[done + 1 : done + rows.shape[0] + 1] = rows.indptr[1:] + filled
+            done, filled = done + rows.shape[0], filled + size
+        matrix = sparse.csr_matrix((data[:filled], indices[:filled], indptr), shape=(n, width))
+        matrix.has_sorted_indices = True  # (so that no training sorts its rows again)
+        ids = tuple(self._ids)
+        self._df = np.zeros(0, dtype=np.int32)
+        return Features(
+            columns, idf, {pid: i for i, pid in enumerate(ids)}, matrix, ids, self.hasher
+        )
+
+
+def fit_features(papers: Iterable[Paper | PaperText], *, bigrams: bool = True) -> Features | None:
+    """Fit the features over the window's papers (None when there are too few to learn from)."""
+    fit = FeatureFit(bigrams=bigrams)
     unique = list({p.id: p for p in papers}.values())
-    if len(unique) < 2:
-        return None
-    vectorizer = TfidfVectorizer(
-        ngram_range=(1, 2) if bigrams else (1, 1),
-        stop_words="english",
-        sublinear_tf=True,
-        # A term in a single paper of the window tells no paper apart from others: dropped, it
-        # takes most of the vocabulary's memory with it (the bigrams of a month's papers), and
-        # the ranking benchmark gained by it (mean precision@10 0.70 -> 0.73).
-        min_df=2 if len(unique) >= SHARED_TERMS_FROM else 1,
-        max_df=0.5,
-        dtype=np.float32,  # half the memory; a channel's few hundred training rows are copied
-    )
-    try:
-        # (read as it goes: a list of a month's texts would be one more copy of them)
-        matrix = vectorizer.fit_transform(paper_text(p.title, p.abstract) for p in unique)
-    except ValueError:  # nothing but stop words
-        return None
-    ids = tuple(p.id for p in unique)
-    matrix = matrix.tocsr()
-    matrix.sort_indices()  # once here, so that no training sorts its rows again
-    return Features(vectorizer, {pid: i for i, pid in enumerate(ids)}, matrix, ids)
+    for start in range(0, len(unique), CHUNK):
+        fit.add(unique[start : start + CHUNK])
+    return fit.finish()
 
 
 @dataclass(frozen=True)
