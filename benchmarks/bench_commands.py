@@ -3,10 +3,12 @@
 Stores of 50,000, 500,000 and 1,000,000 synthetic papers (the bundled corpus, each copy with
 two abstract words dropped and upvotes of its own, spread evenly over 365 days) are generated
 once and cached under data/bench/ (generation timed separately, in a child process so the
-measured process's peak RSS is the bot's). Each command is answered through the command layer
-in-process, RUNS times after a warm-up; today's implementation (every paper of the window read
-and explained, every channel's subscriptions reloaded) runs as the baseline on the same store
-where it finishes in reasonable time. Then loop lag: the largest delay of a 5 ms ticker while a
+measured process's peak RSS is the bot's). Each store is measured in a fresh interpreter of
+its own, so each size's peak RSS is that of a bot with that many papers stored, every command
+answered. Each command is answered through the command layer in-process, RUNS times after a
+warm-up; today's implementation (every paper of the window read and explained, every channel's
+subscriptions reloaded) runs as the baseline on the same store where it finishes in reasonable
+time. Then loop lag: the largest delay of a 5 ms ticker while a
 1M-paper search runs and `list` and `trending` (a Slack command and a button press) are
 answered. Targets: p99 < 100 ms at 500,000 and < 250 ms at 1,000,000; p99 growing < 2x from
 50,000 to 500,000; loop never blocked > 20 ms; peak RSS < 300 MB.
@@ -31,6 +33,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from sqlalchemy import create_engine as create_sync_engine
@@ -388,11 +391,11 @@ async def loop_lag(bench: Bench, line: str | None) -> tuple[float, float]:
 async def measure(url: str, n: int) -> dict:
     async with Bench(url) as bench:
         count = await bench.stores.papers.count()
-        week = len(await bench.stores.papers.seen_between(END - timedelta(days=7), END))
-        month_ids = await bench.stores.papers.candidates(
-            parse("upvotes:>=0"), END - timedelta(days=30), END
-        )
-        row: dict = {"n": count, "week": week, "month": len(month_ids), "new": {}, "old": {}}
+        # Counted by id, not read as papers: the figure is the bot's memory, not the bench's.
+        every = parse("upvotes:>=0")
+        week = await bench.stores.papers.candidates(every, END - timedelta(days=7), END)
+        month = await bench.stores.papers.candidates(every, END - timedelta(days=30), END)
+        row: dict = {"n": count, "week": len(week), "month": len(month), "new": {}, "old": {}}
         for name, line in COMMANDS.items():
             row["new"][name] = await timed(lambda line=line: bench.command(line), RUNS)
             if n <= BASELINE_MAX:
@@ -404,13 +407,32 @@ async def measure(url: str, n: int) -> dict:
     return row
 
 
+def _measure_apart(url: str, n: int, conn: Connection) -> None:
+    row = asyncio.run(measure(url, n))
+    row["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    conn.send(row)
+
+
+def measured(url: str, n: int) -> dict:
+    """`measure` in a fresh interpreter: its peak RSS is that of a bot with `n` papers stored
+    (not of the smaller stores measured before it, nor of their baselines)."""
+    parent, child = multiprocessing.Pipe()
+    proc = multiprocessing.get_context("spawn").Process(target=_measure_apart, args=(url, n, child))
+    proc.start()
+    row = parent.recv()
+    proc.join()
+    return row
+
+
 def table(backend: str, rows: list[dict]) -> list[str]:
     names = list(COMMANDS)
     lines = [
         f"\n{backend}: p99 in ms over {RUNS} runs (today's implementation in brackets, "
         f"{BASELINE_RUNS} runs, and how many times faster)",
-        "| papers stored | in 7 / 30 days | " + " | ".join(f"`{n}`" for n in names) + " |",
-        "|---|---|" + "---|" * len(names),
+        "| papers stored | in 7 / 30 days | "
+        + " | ".join(f"`{n}`" for n in names)
+        + " | peak RSS |",
+        "|---|---|" + "---|" * (len(names) + 1),
     ]
     for row in rows:
         cells = []
@@ -421,7 +443,9 @@ def table(backend: str, rows: list[dict]) -> list[str]:
             new, old = row["new"][name], row["old"].get(name)
             cells.append(f"{new:.1f}" + (f" ({old:.0f}, {old / new:.0f}x)" if old else ""))
         lines.append(
-            f"| {row['n']:,} | {row['week']:,} / {row['month']:,} | " + " | ".join(cells) + " |"
+            f"| {row['n']:,} | {row['week']:,} / {row['month']:,} | "
+            + " | ".join(cells)
+            + f" | {row['rss']:.0f} MB |"
         )
     return lines
 
@@ -473,7 +497,7 @@ def main() -> int:
                 + ("cached" if took is None else f"generated in {took:.0f} s"),
                 flush=True,
             )
-            rows.append(asyncio.run(measure(url, n)))
+            rows.append(measured(url, n))
             print(
                 "\n".join(
                     table(backend, rows[-1:])[1:]
@@ -484,10 +508,12 @@ def main() -> int:
             )
         print("\n".join(table(backend, rows)))
         results += verdicts(backend, rows)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    results.append(
-        (f"peak RSS {peak:.0f} MB (< 300 MB), with {max(SIZES):,} papers stored", peak < 300)
-    )
+        largest = max(rows, key=lambda r: r["n"])
+        results.append((
+            f"{backend}: peak RSS {largest['rss']:.0f} MB with {largest['n']:,} papers stored, "
+            "every command answered (< 300 MB)",
+            largest["rss"] < 300,
+        ))  # fmt: skip
     print()
     for label, ok in results:
         print(f"{'PASS' if ok else 'FAIL'}  {label}")

@@ -43,13 +43,15 @@ class Ranker:
         """The features of the window `fit` has read, unless it read the one fitted last (then
         the channels' models learned over it are kept)."""
         key = (len(fit.ids), hashlib.blake2b("\n".join(sorted(fit.ids)).encode()).hexdigest())
-        if key != self._window:
-            features = fit.finish()
-            with self._lock:
-                self.features = features
-                self._window = key
-                self._tastes.clear()  # weights belong to the features they were learned over
-        return self.features
+        if key == self._window:
+            fit.close()
+            return self.features
+        features = fit.finish()
+        with self._lock:
+            self.features = features
+            self._window = key
+            self._tastes.clear()  # weights belong to the features they were learned over
+        return features
 
     def taste(self, channel: str, votes: Sequence[Vote]) -> Taste | None:
         """The channel's model: cached while its votes and the features are unchanged."""

@@ -17,6 +17,7 @@ dropped and each paper kept as its TERMS highest-weighted terms.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -135,14 +136,20 @@ def _weigh(
 class FeatureFit:
     """Features fitted as the window is read, a chunk at a time (`add`, then `finish`).
 
-    While it reads, each paper is held as its hashed terms and their counts, a term in one
-    32-bit word (column below, count above); the texts themselves are not kept."""
+    While it reads, each paper's hashed terms and their counts (a term in one 32-bit word:
+    column below, count above) are written to a temporary file, not held: which terms a paper
+    keeps depends on every paper's (document frequencies), and a month at 1,000,000 stored has
+    16 million of them (66 MB). The texts themselves are not kept at all, and hashing them
+    again instead would double the fit's time (28 s for that month on a slow machine)."""
 
     def __init__(self, *, bigrams: bool = True) -> None:
         self.hasher = _hasher(bigrams)
         self._df = np.zeros(1 << HASH_BITS, dtype=np.int32)
         self._ids: list[str] = []
-        self._parts: list[tuple[np.ndarray, np.ndarray]] = []  # (packed terms, indptr)
+        # Lives as long as the fit (closed by `finish` or `close`, or when the fit is let go);
+        # unlinked at once, so nothing is left behind on disk.
+        self._spill = tempfile.TemporaryFile(prefix="paperbot-features-")  # noqa: SIM115
+        self._parts: list[tuple[int, np.ndarray]] = []  # (packed terms in the file, indptr)
 
     def add(self, papers: Sequence[Paper | PaperText]) -> None:
         """Count the terms of the next papers of the window."""
@@ -151,9 +158,9 @@ class FeatureFit:
         counts = self.hasher.transform(paper_text(p.title, p.abstract) for p in papers)
         self._df += np.bincount(counts.indices, minlength=len(self._df)).astype(np.int32)
         capped = np.minimum(counts.data, _MAX_COUNT).astype(np.uint32)
-        self._parts.append(
-            ((capped << HASH_BITS) | counts.indices.astype(np.uint32), counts.indptr)
-        )
+        packed = (capped << HASH_BITS) | counts.indices.astype(np.uint32)
+        self._spill.write(packed.tobytes())
+        self._parts.append((len(packed), counts.indptr))
         self._ids += [p.id for p in papers]
 
     @property
@@ -161,9 +168,21 @@ class FeatureFit:
         """The papers counted so far, in the order they were added."""
         return self._ids
 
+    def close(self) -> None:
+        """Let go of the counts (`finish` does; a fit left unfinished may call it)."""
+        self._parts = []
+        self._spill.close()
+
     def finish(self) -> Features | None:
         """The features of every paper added (None when there are too few to learn from, or
-        nothing but stop words); the counts are let go as their rows are made."""
+        nothing but stop words); the counts are let go once their rows are made."""
+        try:
+            return self._features()
+        finally:
+            self._df = np.zeros(0, dtype=np.int32)
+            self.close()
+
+    def _features(self) -> Features | None:
         n = len(self._ids)
         if n < 2:
             return None
@@ -182,8 +201,9 @@ class FeatureFit:
         indptr = np.zeros(n + 1, dtype=np.int64)
         done = filled = 0
         mask = np.uint32((1 << HASH_BITS) - 1)
-        while self._parts:
-            packed, ptr = self._parts.pop(0)
+        self._spill.seek(0)
+        for terms, ptr in self._parts:  # read back a chunk at a time
+            packed = np.frombuffer(self._spill.read(terms * 4), dtype=np.uint32)
             rows = _weigh(packed & mask, packed >> HASH_BITS, ptr, columns, idf)
             size = rows.nnz
             data[filled : filled + size] = rows.data
@@ -193,7 +213,6 @@ class FeatureFit:
         matrix = sparse.csr_matrix((data[:filled], indices[:filled], indptr), shape=(n, width))
         matrix.has_sorted_indices = True  # (so that no training sorts its rows again)
         ids = tuple(self._ids)
-        self._df = np.zeros(0, dtype=np.int32)
         return Features(
             columns, idf, {pid: i for i, pid in enumerate(ids)}, matrix, ids, self.hasher
         )
