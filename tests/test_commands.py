@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.models import ChannelRef
+from bot.delivery.digest import build_digest
 from tests.conftest import paper
 
 CH = ChannelRef.parse("console:local:general")
@@ -353,3 +354,40 @@ async def test_the_same_meaning_subscribed_twice_at_once_is_stored_once(pipeline
     assert sorted([one.error, two.error]) == [False, True]
     assert "which matches the same papers" in (one if one.error else two).text
     assert len(await stores.channels.subscriptions(CH)) == 1
+
+
+async def test_preview_finds_through_the_index_what_reading_its_window_finds(
+    pipeline, source, chat, stores, clock
+):
+    # A phrase with a wildcard (the index finds a superset, the evaluator decides), an
+    # exclusion, papers before the window, and papers already posted.
+    await poll(pipeline, source, [paper(10, "Diffusion models of old", "A diffusion model.")])
+    clock.advance(days=3)
+    await poll(pipeline, source)
+    for query in ('"diffus* model"', "video -survey", "world"):
+        await chat.command(CH, f"subscribe {query}")
+    await chat.command(CH, "digest")
+    clock.advance(hours=1)
+    later = [
+        paper(5, "Diffusion Model Distillation", "Fast diffusion models in one step."),
+        paper(6, "Diffusers modelling language", "A diffuse model of text."),
+        paper(7, "Video understanding: a survey", "We survey video models."),
+        paper(8, "Video world models", "Agents in a video world.", upvotes=9),
+    ]
+    await poll(pipeline, source, later)
+
+    reply = await chat.command(CH, "preview")
+
+    channel = await stores.channels.get(CH)
+    window = await stores.papers.seen_between(pipeline.window_start(channel, clock()), clock())
+    done = await stores.deliveries.delivered_ids(CH, [p.id for p in window])
+    unposted = [m for m in pipeline.book.matches_for(CH, window) if m.paper.id not in done]
+    expected = build_digest(channel, unposted, "").items
+    assert [m.paper.id for m in reply.matches] == [m.paper.id for m in expected]
+    # 8 is about video and not a survey (and the world); 5 and 6 hold "diffus*" then "model"
+    # ("diffuse model" in 6's abstract), 7 is a survey, 10 is before the window.
+    assert sorted(m.paper.id for m in reply.matches) == [
+        "arxiv:2611.00005",
+        "arxiv:2611.00006",
+        "arxiv:2611.00008",
+    ]
