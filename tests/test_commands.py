@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.models import ChannelRef
 from bot.delivery.digest import build_digest
+from bot.models import ChannelRef
 from tests.conftest import paper
 
 CH = ChannelRef.parse("console:local:general")

@@ -36,7 +36,7 @@ from bot.ranking.service import Ranking
 from bot.stores import LedgerPage, SourceState, Stores, Vote
 
 log = logging.getLogger(__name__)
-PREVIEW_LOOKUPS = 8  # subscriptions a preview looks up one by one; more: the window is read
+PREVIEW_LOOKUPS = 3  # subscriptions a preview looks up one by one; more: it reads the window
 
 
 def digest_title(now: datetime, schedule: Schedule | None = None) -> str:
@@ -333,8 +333,9 @@ class Pipeline:
         """The papers first seen in (start, end] that may match one of the channel's
         subscriptions (as the book holds them), oldest first: found by the store's text index,
         one look-up per subscription, so a preview reads what it may show, not its whole window
-        (a day is 1,370 papers at a year's volume). A channel with many subscriptions reads the
-        window in one go instead, cheaper than that many look-ups."""
+        (a day is 1,370 papers at a year's volume). A channel with more than PREVIEW_LOOKUPS
+        reads the window in one go instead: broad queries' look-ups cost more than they save
+        (the README's performance section has the figures)."""
         subs = [self.book.subs[sid] for sid in self.book.channel_subs.get(ref, ())]
         if len(subs) > PREVIEW_LOOKUPS:
             return await self.stores.papers.seen_between(start, end)
