@@ -140,7 +140,7 @@ class FeatureFit:
     column below, count above) are written to a temporary file, not held: which terms a paper
     keeps depends on every paper's (document frequencies), and a month at 1,000,000 stored has
     16 million of them (66 MB). The texts themselves are not kept at all, and hashing them
-    again instead would double the fit's time (28 s for that month on a slow machine)."""
+    again instead would double the fit's time (19 to 28 s for that month on a slow machine)."""
 
     def __init__(self, *, bigrams: bool = True) -> None:
         self.hasher = _hasher(bigrams)
