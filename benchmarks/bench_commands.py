@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import multiprocessing
 import os
 import random
 import resource
@@ -33,13 +32,13 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import text
 
 from adapters.sources.sample import load_sample
+from benchmarks.apart import apart
 from bot.commands.handler import CommandHandler
 from bot.delivery.digest import build_digest
 from bot.delivery.pipeline import Pipeline, digest_title
@@ -258,11 +257,7 @@ def store(backend: str, n: int) -> tuple[str, float | None]:
         engine.dispose()
         partial_url = (url, sync_url)
     began = time.perf_counter()
-    child = multiprocessing.get_context("spawn").Process(target=_generate, args=(*partial_url, n))
-    child.start()
-    child.join()
-    if child.exitcode:
-        raise SystemExit(f"generating the store of {n} papers failed")
+    apart(_generate, *partial_url, n)
     if backend == "sqlite":
         partial.rename(path)
     else:
@@ -407,20 +402,10 @@ async def measure(url: str, n: int) -> dict:
     return row
 
 
-def _measure_apart(url: str, n: int, conn: Connection) -> None:
+def measure_apart(url: str, n: int) -> dict:
+    """`measure`, with the peak RSS of the process it ran in (run it in a fresh one: `apart`)."""
     row = asyncio.run(measure(url, n))
     row["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    conn.send(row)
-
-
-def measured(url: str, n: int) -> dict:
-    """`measure` in a fresh interpreter: its peak RSS is that of a bot with `n` papers stored
-    (not of the smaller stores measured before it, nor of their baselines)."""
-    parent, child = multiprocessing.Pipe()
-    proc = multiprocessing.get_context("spawn").Process(target=_measure_apart, args=(url, n, child))
-    proc.start()
-    row = parent.recv()
-    proc.join()
     return row
 
 
@@ -497,7 +482,7 @@ def main() -> int:
                 + ("cached" if took is None else f"generated in {took:.0f} s"),
                 flush=True,
             )
-            rows.append(measured(url, n))
+            rows.append(apart(measure_apart, url, n))  # its peak RSS: this store's alone
             print(
                 "\n".join(
                     table(backend, rows[-1:])[1:]

@@ -31,6 +31,7 @@ from sqlalchemy import insert
 
 from adapters.scheduling.timer import ApsTimer
 from adapters.slack.chat import SlackChat
+from benchmarks.apart import apart
 from benchmarks.corpus import bench_papers, vocabulary
 from bot.delivery.pipeline import Pipeline
 from bot.delivery.scheduler import CONCURRENCY, Scheduler
@@ -212,24 +213,16 @@ def _seed(url: str, n_channels: int, votes_per_channel: int) -> None:
     asyncio.run(seed(url, n_channels, bench_papers(PAPERS), datetime.now(UTC), votes_per_channel))
 
 
-def _sweep(url: str, conn: Connection) -> None:
-    conn.send(asyncio.run(run(url)))
+def _sweep(url: str) -> Figures:
+    return asyncio.run(run(url))
 
 
 def measure(n_channels: int, votes_per_channel: int) -> Figures:
     """Seed, then sweep, each in a fresh interpreter: the sweep's peak RSS is the bot's own."""
-    spawn = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="paperbot-bench-") as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        seeding = spawn.Process(target=_seed, args=(url, n_channels, votes_per_channel))
-        seeding.start()
-        seeding.join()
-        parent, child = multiprocessing.Pipe()
-        sweeping = spawn.Process(target=_sweep, args=(url, child))
-        sweeping.start()
-        figures = parent.recv()
-        sweeping.join()
-    return figures
+        apart(_seed, url, n_channels, votes_per_channel)
+        return apart(_sweep, url)
 
 
 def report(n_channels: int) -> bool:

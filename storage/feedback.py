@@ -16,7 +16,6 @@ from storage.tables import saves, votes
 
 _TUPLES = ("authors", "categories", "sources", "ai_keywords")
 _TIMES = ("published", "first_seen")
-VOTE_PAGE = 5_000  # votes read at a time by a sweep
 
 
 def paper_to_json(paper: Paper) -> dict[str, Any]:
@@ -138,21 +137,10 @@ class VoteRepository:
         text (`for_channel` has it, for a paper outside the window)."""
         out: defaultdict[str, list[Vote]] = defaultdict(list)
         columns = (votes.c.channel_id, votes.c.user_id, votes.c.paper_id, votes.c.value)
-        # Streamed a page at a time, each id held once however many votes name it: a sweep
-        # keeps every voting channel's votes (66,680 of them in the delivery benchmark), and a
-        # buffered result and a fresh string per column of each row were most of their memory
-        # (tracemalloc: 21 MB of rows; the sweep's peak RSS is set elsewhere, see the README).
-        names: dict[str, str] = {}
         async with self.engine.connect() as conn:
-            result = await conn.stream(select(*columns).order_by(votes.c.created_at, votes.c.id))
-            async for page in result.partitions(VOTE_PAGE):
-                for channel_id, user, paper_id, value in page:
-                    channel_id = names.setdefault(channel_id, channel_id)
-                    user, paper_id = (
-                        names.setdefault(user, user),
-                        names.setdefault(paper_id, paper_id),
-                    )
-                    out[channel_id].append(Vote(channel_id, user, paper_id, value))
+            rows = await conn.execute(select(*columns).order_by(votes.c.created_at, votes.c.id))
+            for channel_id, user, paper_id, value in rows:
+                out[channel_id].append(Vote(channel_id, user, paper_id, value))
         return dict(out)
 
     async def reset(self, ref: ChannelRef) -> int:
