@@ -278,6 +278,34 @@ def test_a_reused_subscription_id_does_not_inherit_the_old_matches() -> None:
     assert book.round(papers).for_channel(ch) == []
 
 
+def test_subscriptions_sharing_a_query_share_its_matches() -> None:
+    from bot.models import ChannelRef, Subscription
+    from bot.query.matchbook import MatchBook
+
+    a, b, c = (ChannelRef.parse(f"console:local:{n}") for n in "abc")
+    papers = [paper("Diffusion models", "", id="arxiv:1"), paper("Attention", "", id="arxiv:2")]
+    book = MatchBook()
+    book.add(Subscription(1, a, "diffusion", "diffusion"))
+    [first] = book.round(papers).for_channel(a)
+    want = (Hit("title", "diffusion", 0, 9),)
+    assert first.hits == want
+    book.add(Subscription(2, b, "diffusion", "diffusion"))  # the same query, after the memo
+    found = book.round(papers)
+    assert found.channels() == {a, b}
+    assert [(m.paper.id, m.subscription_ids, m.hits) for m in found.for_channel(b)] == [
+        ("arxiv:1", (2,), want)
+    ]
+    # The memo keeps one entry per query, not one per subscription.
+    assert [len(s.entries) for s in book._seen(papers)] == [1, 0]
+    book.remove(1)
+    book.remove(2)  # the query leaves the index, then comes back as a new one
+    book.add(Subscription(3, c, "diffusion", "diffusion"))
+    found = book.round(papers)
+    assert found.channels() == {c}
+    assert [(m.paper.id, m.hits) for m in found.for_channel(c)] == [("arxiv:1", want)]
+    assert found.for_channel(a) == [] and found.for_channel(b) == []
+
+
 def test_match_many_reports_every_paper_by_id() -> None:
     index = SubscriptionIndex()
     index.add(1, parse("diffusion"))

@@ -74,8 +74,11 @@ def _shared_label(terms: tuple[CompiledTerm, ...]) -> bool:
     return len({t.label for t in terms}) < len(terms)
 
 
-class _Entry:
-    """One distinct query in the index (by canonical text) and the keys subscribed to it."""
+class Entry:
+    """One distinct query in the index (by canonical text) and the keys subscribed to it.
+
+    Many subscriptions share a query; a caller that keeps matches for many papers keeps them
+    per entry (see `matching_entries`), not per key."""
 
     __slots__ = ("anchors", "checks", "compiled", "keys", "plan", "proofs", "shared", "terms")
 
@@ -177,7 +180,7 @@ def _proven(compiled: Compiled, anchors: list[Anchor] | None) -> CompiledTerm | 
     return None
 
 
-_subscribers = attrgetter("keys")  # of an _Entry
+_subscribers = attrgetter("keys")  # of an Entry
 
 
 class SubscriptionIndex:
@@ -186,11 +189,11 @@ class SubscriptionIndex:
     def __init__(self, kernel: Kernel = BEST) -> None:
         self._kernel = kernel  # the inner loops: compiled where built (see bot.query.gather)
         self._compiler = Compiler()
-        self._by_canonical: dict[str, _Entry] = {}
-        self._by_key: dict[int, _Entry] = {}
+        self._by_canonical: dict[str, Entry] = {}
+        self._by_key: dict[int, Entry] = {}
         self._canonical: dict[int, str] = {}
         self._postings = Postings()
-        self._always: dict[_Entry, Checks] = {}  # queries with no anchor (`upvotes:>=10`...)
+        self._always: dict[Entry, Checks] = {}  # queries with no anchor (`upvotes:>=10`...)
         self._wildcards = Wildcards()  # of every text field (a wildcard starts a word or not)
 
     def __len__(self) -> int:
@@ -205,7 +208,7 @@ class SubscriptionIndex:
             self.remove(key)
         entry = self._by_canonical.get(query.canonical)
         if entry is None:
-            entry = _Entry(self._compiler.compile(query.root))
+            entry = Entry(self._compiler.compile(query.root))
             self._by_canonical[query.canonical] = entry
             self._post(entry, add=True)
             self._count_prefixes(entry, +1)
@@ -244,6 +247,15 @@ class SubscriptionIndex:
         proven.update(chain.from_iterable(map(_subscribers, evaluated)))
         return list(proven)
 
+    def matching_entries(self, paper: Paper) -> list[Entry]:
+        """The distinct queries that match `paper` (each entry's keys are its subscribers)."""
+        proven, evaluated = self._decide(PaperView(paper))
+        return list(dict.fromkeys(chain(map(self._by_key.__getitem__, proven), evaluated)))
+
+    def entry(self, key: int) -> Entry | None:
+        """The query `key` is subscribed to, or None."""
+        return self._by_key.get(key)
+
     def explain_keys(self, paper: Paper, keys: Iterable[int]) -> dict[int, tuple[Hit, ...]]:
         """The hits in `paper` of the queries of `keys`, which match it (as `matching` said);
         keys no longer in the index are left out. Every key sharing one of those queries is
@@ -252,13 +264,19 @@ class SubscriptionIndex:
         entries = list(dict.fromkeys(by_key[key] for key in keys if key in by_key))
         return self._explain(PaperView(paper), entries)
 
-    def _decide(self, view: PaperView) -> tuple[set[int], list[_Entry]]:
+    def explain_entries(
+        self, paper: Paper, entries: Iterable[Entry]
+    ) -> dict[Entry, tuple[Hit, ...]]:
+        """The hits in `paper` of `entries`, which match it (as `matching_entries` said)."""
+        return self._explain_entries(PaperView(paper), list(entries))
+
+    def _decide(self, view: PaperView) -> tuple[set[int], list[Entry]]:
         """The keys that an anchor found in the paper proves matched, and the other queries
         that hold once evaluated."""
         proven, candidates, present = self._gather(view)
         return proven, self._evaluate(view, present, candidates)
 
-    def _gather(self, view: PaperView) -> tuple[set[int], dict[_Entry, Checks], frozenset[str]]:
+    def _gather(self, view: PaperView) -> tuple[set[int], dict[Entry, Checks], frozenset[str]]:
         """The keys an anchor in the paper proves matched, the queries to evaluate, and what is
         present in its title and abstract: their keys, and the wildcards (starred) that start
         one of their words."""
@@ -296,8 +314,8 @@ class SubscriptionIndex:
         return self._kernel.wildcards(words, table, table.shortest)
 
     def _evaluate(
-        self, view: PaperView, present: frozenset[str], candidates: dict[_Entry, Checks]
-    ) -> list[_Entry]:
+        self, view: PaperView, present: frozenset[str], candidates: dict[Entry, Checks]
+    ) -> list[Entry]:
         """The candidates whose query holds for the paper; `present` holds the keys of its
         title and abstract, and the wildcards that start one of their words."""
         matched, pending = self._kernel.evaluate(candidates, present, view.paper.upvotes or 0)
@@ -320,12 +338,22 @@ class SubscriptionIndex:
             matched.append(entry)
         return matched
 
-    def _explain(self, view: PaperView, entries: list[_Entry]) -> dict[int, tuple[Hit, ...]]:
+    def _explain(self, view: PaperView, entries: list[Entry]) -> dict[int, tuple[Hit, ...]]:
         """Each key of the matching `entries` with its hits in the paper."""
+        return {
+            key: hits
+            for entry, hits in self._explain_entries(view, entries).items()
+            for key in entry.keys
+        }
+
+    def _explain_entries(
+        self, view: PaperView, entries: list[Entry]
+    ) -> dict[Entry, tuple[Hit, ...]]:
+        """Each of the matching `entries` with its hits in the paper."""
         if not entries:
             return {}
         anywhere = view.keys_in("any")
-        matched: list[tuple[_Entry, tuple[CompiledTerm, ...]]] = []
+        matched: list[tuple[Entry, tuple[CompiledTerm, ...]]] = []
         for entry in entries:
             terms = entry.terms
             if terms is None:
@@ -340,7 +368,7 @@ class SubscriptionIndex:
         # Every matched term's places found together (one pass per field for the words).
         view.collect_hits(dict.fromkeys(chain.from_iterable(terms for _, terms in matched)))
         memo = view.hits  # now holds every matched term: joined here without a call per term
-        out: dict[int, tuple[Hit, ...]] = {}
+        out: dict[Entry, tuple[Hit, ...]] = {}
         for entry, terms in matched:
             if len(terms) == 1:
                 hits = memo[terms[0].id]
@@ -351,8 +379,7 @@ class SubscriptionIndex:
                 shared = entry.shared if terms is entry.terms else _shared_label(terms)
                 # Two different terms may share a label and a span (`title:video OR video`).
                 hits = tuple(dict.fromkeys(joined)) if shared else tuple(joined)
-            for key in entry.keys:
-                out[key] = hits
+            out[entry] = hits
         return out
 
     def match_many(self, papers: Iterable[Paper]) -> dict[str, dict[int, tuple[Hit, ...]]]:
@@ -401,7 +428,7 @@ class SubscriptionIndex:
                         found.append(posting)
         return found
 
-    def _post(self, entry: _Entry, *, add: bool) -> None:
+    def _post(self, entry: Entry, *, add: bool) -> None:
         """Make `entry` a candidate under its anchors that do not prove it (or drop it)."""
         if entry.anchors is None:
             if add:
@@ -417,7 +444,7 @@ class SubscriptionIndex:
             else:
                 self._postings.remove_entry(anchor, entry)
 
-    def _count_prefixes(self, entry: _Entry, step: int) -> None:
+    def _count_prefixes(self, entry: Entry, step: int) -> None:
         """Count the one-wildcard text terms of `entry` (the wildcard table looks for them all)."""
         for term in all_terms(entry.compiled):
             if term.scope != "cat" and len(term.parts) == 1 and term.parts[0][1]:
