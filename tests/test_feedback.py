@@ -236,6 +236,29 @@ async def test_votes_reorder_the_digest_and_say_why(pipeline, source, chat):
     assert "ranked by what it liked" in reply.text
 
 
+async def test_the_scheduled_digest_says_why_as_preview_does(pipeline, source, chat, clock):
+    # A sweep reads every channel's votes at once, without their papers' text: the reasons it
+    # gives must still name the liked papers.
+    from datetime import timedelta
+
+    from adapters.scheduling.timer import ApsTimer
+    from bot.delivery.scheduler import Scheduler
+
+    corpus = load_sample(datetime(2026, 11, 30, tzinfo=UTC))
+    await poll(pipeline, source, corpus)
+    await chat.command(CH, "subscribe diffusion")
+    liked = [p for p in corpus if p.title.startswith(("SNOOPI", "SwiftBrush", "BOOT:"))]
+    for p in liked:
+        await chat.command(CH, f"like {p.id}")
+    clock.advance(hours=1, seconds=30)  # today's 09:00 digest is due
+    scheduler = Scheduler(pipeline, ApsTimer(), poll_interval=timedelta(hours=1))
+    assert [r.posted for r in await scheduler.sweep()] == [1]
+    [post] = chat.posts
+    titles = {p.title for p in liked}
+    reasons = [m.because for m in post.page.items]
+    assert reasons[:3] and all(r in titles for r in reasons[:3]), reasons
+
+
 def test_cli_export_writes_the_file_to_stdout_and_search_json_says_why(monkeypatch, tmp_path):
     monkeypatch.setenv("PAPERBOT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.setenv("PAPERBOT_SOURCES", "sample")
