@@ -195,7 +195,7 @@ class Channel:
     schedule_set_at: datetime | None = None  # slots before it are not owed
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # (the matcher holds every channel's)
 class Subscription:
     """One query a channel follows. `query` is as the user typed it, `canonical` its normal form."""
 

@@ -51,12 +51,19 @@ def _days(stored: str) -> dict[str, Any]:
     return {"days": Days.WEEKLY, "on": on}
 
 
-def _subscription(row: Any) -> Subscription:
+def _subscription(row: Any, refs: dict[str, ChannelRef], words: dict[str, str]) -> Subscription:
+    """A stored row as a Subscription; `refs` and `words` hold each channel and query text
+    once for a whole read (the matcher holds every subscription: a ChannelRef and a string
+    per row otherwise)."""
+    ref = refs.get(row.channel_id)
+    if ref is None:
+        ref = refs[row.channel_id] = ChannelRef.parse(row.channel_id)
+    canonical = words.setdefault(row.canonical, row.canonical)
     return Subscription(
         id=row.id,
-        channel=ChannelRef.parse(row.channel_id),
-        query=row.query,
-        canonical=row.canonical,
+        channel=ref,
+        query=words.setdefault(row.query, row.query),
+        canonical=canonical,
         created_at=row.created_at,
     )
 
@@ -192,13 +199,17 @@ class ChannelRepository:
                 .where(subscriptions.c.channel_id == str(ref))
                 .order_by(subscriptions.c.id)
             )
-            return [_subscription(row) for row in rows]
+            refs: dict[str, ChannelRef] = {}
+            words: dict[str, str] = {}
+            return [_subscription(row, refs, words) for row in rows]
 
     async def all_subscriptions(self) -> list[Subscription]:
         """Every subscription of every channel."""
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(subscriptions).order_by(subscriptions.c.id))
-            return [_subscription(row) for row in rows]
+            refs: dict[str, ChannelRef] = {}
+            words: dict[str, str] = {}
+            return [_subscription(row, refs, words) for row in rows]
 
     async def unsubscribe(self, ref: ChannelRef, ids: list[int]) -> int:
         """Remove the channel's subscriptions with these ids; returns how many went."""

@@ -6,7 +6,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
 from bot.models import ChannelRef, Hit, Match, Paper, Subscription
-from bot.query.language import Query, QueryError, parse
+from bot.query.language import QueryError, parse
 from bot.query.matcher import Entry, SubscriptionIndex, explain
 
 Hits = dict[Entry, tuple[Hit, ...]]
@@ -38,7 +38,6 @@ class MatchBook:
     def __init__(self, memo_size: int = 50_000) -> None:
         self.index = SubscriptionIndex()
         self.subs: dict[int, Subscription] = {}
-        self.queries: dict[int, Query] = {}
         self.channel_subs: dict[ChannelRef, set[int]] = {}
         self._memo: OrderedDict[str, Seen] = OrderedDict()
         self._memo_size = memo_size
@@ -52,7 +51,6 @@ class MatchBook:
         except QueryError:
             query = parse(sub.query)
         self.subs[sub.id] = sub
-        self.queries[sub.id] = query
         self.channel_subs.setdefault(sub.channel, set()).add(sub.id)
         self.index.add(sub.id, query)
         entry = self.index.entry(sub.id)
@@ -69,7 +67,6 @@ class MatchBook:
         """Forget a subscription."""
         sub = self.subs.pop(sub_id, None)
         if sub is not None:
-            self.queries.pop(sub_id, None)
             self.channel_subs.get(sub.channel, set()).discard(sub_id)
             self.index.remove(sub_id)
 

@@ -80,9 +80,20 @@ class Entry:
     Many subscriptions share a query; a caller that keeps matches for many papers keeps them
     per entry (see `matching_entries`), not per key."""
 
-    __slots__ = ("anchors", "checks", "compiled", "keys", "plan", "proofs", "shared", "terms")
+    __slots__ = (
+        "anchors",
+        "canonical",
+        "checks",
+        "compiled",
+        "keys",
+        "plan",
+        "proofs",
+        "shared",
+        "terms",
+    )
 
-    def __init__(self, compiled: Compiled) -> None:
+    def __init__(self, canonical: str, compiled: Compiled) -> None:
+        self.canonical = canonical
         self.compiled = compiled
         self.keys: dict[int, None] = {}
         anchors = cover(compiled)
@@ -191,7 +202,6 @@ class SubscriptionIndex:
         self._compiler = Compiler()
         self._by_canonical: dict[str, Entry] = {}
         self._by_key: dict[int, Entry] = {}
-        self._canonical: dict[int, str] = {}
         self._postings = Postings()
         self._always: dict[Entry, Checks] = {}  # queries with no anchor (`upvotes:>=10`...)
         self._wildcards = Wildcards()  # of every text field (a wildcard starts a word or not)
@@ -208,7 +218,7 @@ class SubscriptionIndex:
             self.remove(key)
         entry = self._by_canonical.get(query.canonical)
         if entry is None:
-            entry = Entry(self._compiler.compile(query.root))
+            entry = Entry(query.canonical, self._compiler.compile(query.root))
             self._by_canonical[query.canonical] = entry
             self._post(entry, add=True)
             self._count_prefixes(entry, +1)
@@ -216,19 +226,17 @@ class SubscriptionIndex:
         for anchor in entry.proofs:
             self._postings.add_key(anchor, key)
         self._by_key[key] = entry
-        self._canonical[key] = query.canonical
 
     def remove(self, key: int) -> None:
         """Drop `key`'s subscription; nothing happens if there is none."""
         entry = self._by_key.pop(key, None)
         if entry is None:
             return
-        canonical = self._canonical.pop(key)
         del entry.keys[key]
         for anchor in entry.proofs:
             self._postings.remove_key(anchor, key)
         if not entry.keys:
-            del self._by_canonical[canonical]
+            del self._by_canonical[entry.canonical]
             self._post(entry, add=False)
             self._count_prefixes(entry, -1)
             self._compiler.release(entry.compiled)
