@@ -281,3 +281,20 @@ async def test_every_page_of_a_big_digest_is_accepted_by_slack(
     posted = slack.posted(C)
     assert len(posted) == len(pages) >= 2
     assert sum(len(p.items) for p in pages) == 60
+
+
+async def test_requests_are_formatted_for_the_log_only_when_debug_is_on(
+    chat: SlackChat, slack: SlackStandin, caplog: pytest.LogCaptureFixture
+) -> None:
+    # slack_sdk formats each request and response (the whole message) for a debug line when
+    # its logger's `level` is DEBUG or below: a logger that inherits INFO must say INFO.
+    client_logger = chat._client._logger  # the logger slack_sdk checks before formatting
+    with caplog.at_level(logging.INFO, logger="adapters.slack"):
+        assert client_logger.level == logging.INFO
+        await chat.post(CHANNEL, PAGE, "delivery-quiet")
+    assert not [r for r in caplog.records if "Sending a request" in r.getMessage()]
+    with caplog.at_level(logging.DEBUG, logger="adapters.slack"):
+        assert client_logger.level == logging.DEBUG
+        await chat.post(CHANNEL, PAGE, "delivery-loud")
+    sent = [r.getMessage() for r in caplog.records if "Sending a request" in r.getMessage()]
+    assert len(sent) == 1 and "delivery-loud" in sent[0]
