@@ -40,8 +40,8 @@ from sqlalchemy import text
 from adapters.sources.sample import load_sample
 from benchmarks.apart import apart
 from bot.commands.handler import CommandHandler
-from bot.delivery.digest import build_digest
-from bot.delivery.pipeline import Pipeline, digest_title
+from bot.delivery.digest import build_digest, digest_title
+from bot.delivery.pipeline import Pipeline
 from bot.models import ChannelRef, Command, Paper, Schedule
 from bot.query.language import parse
 from bot.query.text import tokenize

@@ -7,9 +7,15 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.delivery.schedules import period
-from bot.models import Channel, Digest, Match
+from bot.models import Channel, Digest, Match, Schedule
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def digest_title(now: datetime, schedule: Schedule | None = None) -> str:
+    """The header of a digest built at `now` (a weekly one says it is the week's)."""
+    covers = f" {period(schedule)}" if schedule is not None and period(schedule) else ""
+    return f"New papers{covers} · {now:%a %d %b %Y}"
 
 
 def rank_key(match: Match) -> tuple[bool, int, float, str]:

@@ -4,30 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
-from itertools import takewhile
 
-from bot.delivery.digest import build_digest, rank
+from bot.delivery.digest import build_digest, digest_title, rank
 from bot.delivery.feed_health import record_urls
-from bot.delivery.schedules import first_window, period
-from bot.models import Channel, ChannelRef, Digest, Match, Paper, Schedule
+from bot.delivery.posting import DeliveryReport, Poster
+from bot.delivery.schedules import first_window
+from bot.models import Channel, ChannelRef, Digest, Match, Paper
 from bot.ports import (
-    ChannelUnavailable,
     Chat,
-    ChatAuthError,
     Clock,
-    MessageRejected,
     Metrics,
     NullMetrics,
     PaperSource,
     SourceError,
-    TransientChatError,
 )
 from bot.query.language import Query, parse
 from bot.query.matchbook import MatchBook, RoundMatches
@@ -37,12 +32,6 @@ from bot.stores import LedgerPage, SourceState, Stores, Vote
 
 log = logging.getLogger(__name__)
 PREVIEW_LOOKUPS = 3  # subscriptions a preview looks up one by one; more: it reads the window
-
-
-def digest_title(now: datetime, schedule: Schedule | None = None) -> str:
-    """The header of a digest built at `now` (a weekly one says it is the week's)."""
-    covers = f" {period(schedule)}" if schedule is not None and period(schedule) else ""
-    return f"New papers{covers} · {now:%a %d %b %Y}"
 
 
 @dataclass(frozen=True)
@@ -56,19 +45,6 @@ class PollReport:
     not_modified: bool = False
     error: str | None = None
     skipped: bool = False
-
-
-@dataclass(frozen=True)
-class DeliveryReport:
-    """What one digest run did for one channel."""
-
-    channel: ChannelRef
-    posted: int = 0
-    papers: int = 0
-    pending: int = 0
-    more: int = 0
-    note: str | None = None
-    blocked: bool = False  # the channel or its platform cannot be posted to now
 
 
 @dataclass(frozen=True)
@@ -121,12 +97,28 @@ class Pipeline:
         self.clock = clock
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
-        self.retry_base = retry_base
-        self.retry_max = retry_max
         self.book = book or MatchBook()
+        # Platforms posted to no more (bad credentials, or not started), with why.
         self.disabled_platforms: dict[str, str] = {}
-        self.metrics: Metrics = metrics or NullMetrics()
+        self.poster = Poster(
+            stores,
+            clock,
+            self.book,
+            metrics or NullMetrics(),
+            self.disabled_platforms,
+            retry_base=retry_base,
+            retry_max=retry_max,
+        )
         self.ranking = Ranking(stores, clock, poll_interval)
+
+    @property
+    def metrics(self) -> Metrics:
+        """Where polls, matching and posts are counted."""
+        return self.poster.metrics
+
+    @metrics.setter
+    def metrics(self, metrics: Metrics) -> None:
+        self.poster.metrics = metrics
 
     # --- polling -------------------------------------------------------------------------
 
@@ -455,7 +447,7 @@ class Pipeline:
                 await self.sync_subscriptions()
             has_open = round is None or str(ref) in round.open_channels
             open_pages = await ledger.open_pages(ref) if has_open else []
-            report = await self._flush(chat, channel, open_pages)
+            report = await self.poster.flush(chat, channel, open_pages)
             now = self.clock()
             if report.blocked:
                 return report
@@ -496,7 +488,7 @@ class Pipeline:
             ]
             await ledger.record(ref, new_pages, digest_at=end, now=now)
             claimed = {new_pages[0].delivery_id} if new_pages else set()
-            posted = await self._flush(chat, channel, new_pages, known=pages, claimed=claimed)
+            posted = await self.poster.flush(chat, channel, new_pages, known=pages, claimed=claimed)
             if posted.posted:
                 self.metrics.digest(ref.platform)
             return DeliveryReport(
@@ -520,163 +512,8 @@ class Pipeline:
                 return DeliveryReport(ref, note="channel inactive or unknown")
             if channel.paused:
                 return DeliveryReport(ref, note="the channel is paused (`resume` ends it)")
-            return await self._flush(chat, channel, await self.stores.deliveries.open_pages(ref))
-
-    # --- delivery ------------------------------------------------------------------------
-
-    async def _flush(
-        self,
-        chat: Chat,
-        channel: Channel,
-        pages: Sequence[LedgerPage],
-        known: Sequence[Digest] = (),
-        claimed: set[str] | frozenset[str] = frozenset(),
-    ) -> DeliveryReport:
-        """Post the channel's open `pages` that are due, in order; stop at the first failure.
-
-        `known` are the rendered pages of a digest just built (so they are not rebuilt);
-        `claimed` are delivery ids this call already holds as sending (written so by record).
-        """
-        ref = channel.ref
-        ledger = self.stores.deliveries
-        posted = papers = 0
-        note = None
-        blocked = False
-        waiting = sum(len(p.paper_ids) for p in pages)
-        if ref.platform in self.disabled_platforms:
-            return DeliveryReport(
-                ref, pending=waiting, note=self.disabled_platforms[ref.platform], blocked=True
-            )
-        now = self.clock()
-        # In order, up to the first page still waiting for its retry time: the pages after it
-        # wait too, so a digest never arrives out of order ("and N more" before its top items).
-        pages = list(takewhile(lambda p: p.due(now), pages))
-        prebuilt = {tuple(m.paper.id for m in d.items): d for d in known}
-        for page in pages:
-            if page.delivery_id not in claimed:
-                if page.state == "sending":
-                    # A crash or a lost answer left this post's outcome unknown: look first.
-                    found = await self._find(chat, ref, page.delivery_id)
-                    if found:
-                        await ledger.mark_sent(page.delivery_id, found, self.clock())
-                        waiting -= len(page.paper_ids)
-                        log.info("delivery %s to %s was already posted", page.delivery_id, ref)
-                        continue
-                    await ledger.release(page.delivery_id, "outcome unknown", None)
-                if not await ledger.claim(page.delivery_id, self.clock()):
-                    continue
-            digest = prebuilt.get(page.paper_ids) or await self._rebuild(channel, page)
-            try:
-                message_id = await self._post(chat, channel, digest, page.delivery_id)
-            except MessageRejected as exc:
-                # Refused even as plain text: set aside (kept, shown in `status`, brought back
-                # by `paperbot requeue`) so this page cannot hold up the channel's next ones.
-                await ledger.reject(page.delivery_id, str(exc))
-                waiting -= len(page.paper_ids)
-                log.error(
-                    "%s refused delivery %s (%d papers) even as plain text; set aside: %s",
-                    ref.platform,
-                    page.delivery_id,
-                    len(page.paper_ids),
-                    exc,
-                )
-                note = f"{len(page.paper_ids)} papers set aside, refused by {ref.platform}: {exc}"
-                self.metrics.post(ref.platform, "rejected")
-                continue
-            except TransientChatError as exc:
-                delay = self._retry_delay(page.attempts + 1, exc.retry_after)
-                await self._retry(page, str(exc), delay, uncertain=exc.uncertain)
-                log.warning(
-                    "post to %s failed, retrying in %.0fs: %s", ref, delay.total_seconds(), exc
-                )
-                note = f"will retry: {exc}"
-                self.metrics.post(ref.platform, "retry")
-                break
-            except ChannelUnavailable as exc:
-                await ledger.release(page.delivery_id, str(exc), None)
-                await self.stores.channels.set_inactive(ref, str(exc))
-                log.warning("channel %s marked inactive: %s", ref, exc)
-                note = f"channel marked inactive: {exc}"
-                self.metrics.post(ref.platform, "inactive")
-                blocked = True
-                break
-            except ChatAuthError as exc:
-                await ledger.release(page.delivery_id, str(exc), None)
-                self.disabled_platforms[ref.platform] = f"{ref.platform} posting stopped: {exc}"
-                log.error(
-                    "%s rejected our credentials; posting there stopped: %s", ref.platform, exc
-                )
-                note = self.disabled_platforms[ref.platform]
-                self.metrics.post(ref.platform, "auth")
-                blocked = True
-                break
-            except Exception as exc:  # outcome unknown: look for it before posting again
-                delay = self._retry_delay(page.attempts + 1, None)
-                await self._retry(page, repr(exc), delay, uncertain=True)
-                log.exception("post to %s failed unexpectedly", ref)
-                note = f"will retry: {exc!r}"
-                self.metrics.post(ref.platform, "error")
-                break
-            await ledger.mark_sent(page.delivery_id, message_id, self.clock())
-            self.metrics.post(ref.platform, "sent")
-            posted += 1
-            papers += len(page.paper_ids)
-        return DeliveryReport(
-            ref, posted=posted, papers=papers, pending=waiting - papers, note=note, blocked=blocked
-        )
-
-    async def _post(self, chat: Chat, channel: Channel, page: Digest, delivery_id: str) -> str:
-        """Post a page; if the platform refuses it as rendered, once more as plain text (the
-        refused message was not posted, so this cannot post it twice)."""
-        try:
-            return await chat.post(channel.ref, page, delivery_id, threads=channel.settings.threads)
-        except MessageRejected as exc:
-            log.warning(
-                "%s refused delivery %s as rendered (%s); posting it as plain text",
-                channel.ref.platform,
-                delivery_id,
-                exc,
-            )
-            return await chat.post(channel.ref, page, delivery_id, plain=True)
-
-    async def _retry(
-        self, page: LedgerPage, error: str, delay: timedelta, *, uncertain: bool
-    ) -> None:
-        retry_at = self.clock() + delay
-        if uncertain:
-            await self.stores.deliveries.defer(page.delivery_id, error, retry_at)
-        else:
-            await self.stores.deliveries.release(page.delivery_id, error, retry_at)
-
-    async def _find(self, chat: Chat, ref: ChannelRef, delivery_id: str) -> str | None:
-        try:
-            return await chat.find_delivery(ref, delivery_id)
-        except Exception as exc:  # cannot tell: post again (the documented at-least-once window)
-            log.warning("could not look up delivery %s in %s: %s", delivery_id, ref, exc)
-            return None
-
-    async def _rebuild(self, channel: Channel, page: LedgerPage) -> Digest:
-        """A recorded page as a Digest again (after a restart or a failed post)."""
-        found = await self.stores.papers.get_many(list(page.paper_ids))
-        papers = [found[pid] for pid in page.paper_ids if pid in found]
-        matched = {m.paper.id: m for m in self.book.matches_for(channel.ref, papers)}
-        items = tuple(matched.get(p.id) or Match(p, (), ()) for p in papers)
-        return Digest(
-            channel=channel.ref,
-            items=items,
-            more=page.more,
-            title=digest_title(self.clock(), channel.schedule),
-            page=page.page,
-            pages=page.pages,
-            period=period(channel.schedule),
-        )
-
-    def _retry_delay(self, attempt: int, retry_after: float | None) -> timedelta:
-        """Exponential backoff with jitter, at least the platform's Retry-After, at most
-        `retry_max` (unless Retry-After asks for more)."""
-        base = min(self.retry_max, self.retry_base * 2 ** min(attempt - 1, 20))
-        delay = base / 2 + random.uniform(0, base / 2)
-        return timedelta(seconds=max(delay, retry_after or 0.0))
+            pages = await self.stores.deliveries.open_pages(ref)
+            return await self.poster.flush(chat, channel, pages)
 
 
 def _search(query: Query, papers: Sequence[Paper]) -> list[Match]:

@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from bot.delivery.pipeline import DeliveryReport, NoChatForPlatform, Pipeline, PollReport, Round
+from bot.delivery.pipeline import NoChatForPlatform, Pipeline, PollReport, Round
+from bot.delivery.posting import DeliveryReport
 from bot.delivery.retention import PRUNE_EVERY, PruneReport, prune
 from bot.delivery.schedules import cron_days, next_slot, previous_slot
 from bot.models import Channel, ChannelRef, Days
