@@ -11,6 +11,7 @@ from adapters.sources.sample import load_sample
 from bot.models import Paper
 from bot.ranking import taste
 from bot.ranking.taste import TERMS, FeatureFit, fit_features, paper_text
+from bot.stores import Vote
 
 PAPERS = load_sample(datetime(2026, 11, 30, tzinfo=UTC))
 
@@ -77,3 +78,23 @@ def test_stop_words_alone_or_one_paper_give_no_features():
     )
     assert fit_features(PAPERS[:1]) is None
     assert FeatureFit().finish() is None
+
+
+def test_a_model_keeps_only_the_weights_its_training_rows_have():
+    features = fit_features(PAPERS)
+    assert features is not None
+    liked = [p for p in PAPERS if "distill" in p.title.lower()][:4]
+    disliked = [p for p in PAPERS if "video" in p.title.lower()][:3]
+    votes = [Vote("console:local:a", "U1", p.id, 1, p.title) for p in liked]
+    votes += [Vote("console:local:a", "U1", p.id, -1, p.title) for p in disliked]
+    model = taste.learn(features, "console:local:a", votes)
+    assert model is not None and model.width == features.matrix.shape[1]
+    # At most every column of the rows it was trained on (its votes and the sampled others).
+    trained = len(votes) + taste.NEGATIVES
+    assert 0 < model.coef.nnz <= trained * TERMS and model.coef.nnz < model.width
+    # Scores as a dense weight vector gives them, and the liked papers first.
+    dense = model.coef.toarray().ravel()
+    want = features.matrix @ dense + model.intercept
+    assert np.allclose(model.score(features.matrix), want)
+    rows = [features.rows[p.id] for p in liked]
+    assert min(model.score(features.matrix[rows])) > np.median(want)

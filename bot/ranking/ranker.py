@@ -74,7 +74,7 @@ class Ranker:
 
     def order(self, taste: Taste, matches: Sequence[Match]) -> list[Match]:
         """The matches best first by the channel's model, each with its score and why."""
-        if not matches or self.features is None or len(taste.coef) != self.features.matrix.shape[1]:
+        if not matches or self.features is None or taste.width != self.features.matrix.shape[1]:
             return list(matches)  # (features refitted meanwhile: the next round ranks)
         vectors = self.features.vectors([m.paper for m in matches])
         scores = taste.score(vectors)

@@ -230,16 +230,29 @@ def fit_features(papers: Iterable[Paper | PaperText], *, bigrams: bool = True) -
 @dataclass(frozen=True)
 class Taste:
     """A channel's learned ranking: a weight vector over the features, and its liked papers
-    (to say which one a ranked paper is most like)."""
+    (to say which one a ranked paper is most like).
 
-    coef: np.ndarray
+    The weights are kept sparse, one row: a linear model trained on a few hundred rows weighs
+    only the columns those rows have, while the width grows with the window's vocabulary.
+    Measured with 20 votes: 5,004 of 31,171 columns over the delivery benchmark's 2,000
+    papers (40 KB against 125 KB dense), 4,594 of 51,213 over the commands benchmark's month
+    at 1,000,000 stored (37 KB against 205 KB); 64 models are kept."""
+
+    coef: sparse.csr_matrix  # 1 x the features' width
     intercept: float
     liked: sparse.csr_matrix
     liked_titles: tuple[str, ...]
 
+    @property
+    def width(self) -> int:
+        """The width of the features it was learned over."""
+        return int(self.coef.shape[1])
+
     def score(self, vectors: sparse.csr_matrix) -> np.ndarray:
         """How much the channel would like each row."""
-        return np.asarray(vectors @ self.coef).ravel() + self.intercept
+        # Against the weights made dense for the while: 12 times faster for a digest's rows
+        # than a product of two sparse matrices, and the same sums.
+        return np.asarray(vectors @ self.coef.toarray().ravel()).ravel() + self.intercept
 
     def because(self, vectors: sparse.csr_matrix) -> list[str | None]:
         """For each row, the title of the liked paper most similar to it (if any is)."""
@@ -310,7 +323,11 @@ def learn(
         clf = LogisticRegression(C=1.0, class_weight=weights, solver="liblinear", random_state=0)
     with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
         clf.fit(_float64(x), y)
-    coef = np.asarray(clf.coef_, dtype=np.float32).ravel()  # kept: half the memory
+    dense = np.asarray(clf.coef_, dtype=np.float32).ravel()  # float32: half the memory
+    kept = np.flatnonzero(dense)  # every weight that is not zero: the same scores
+    coef = sparse.csr_matrix(
+        (dense[kept], kept.astype(np.int32), np.array([0, len(kept)])), shape=(1, len(dense))
+    )
     liked_rows = voted_rows[: len(liked)]
     titles = tuple(v.title for v in liked.values())
     return Taste(coef, float(clf.intercept_[0]), liked_rows, titles)
