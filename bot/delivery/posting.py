@@ -42,7 +42,7 @@ class DeliveryReport:
 
 
 class Poster:
-    """Posts pages the ledger holds for a channel, exactly as recorded (see DeliveryRepository).
+    """Posts pages the ledger holds for a channel, exactly as recorded (see DeliveryStore).
 
     `disabled_platforms` is shared with its owner: a platform that rejected the bot's
     credentials is written there and posted to no more, and one that could not start is put
