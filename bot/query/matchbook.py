@@ -15,8 +15,9 @@ Hits = dict[Entry, tuple[Hit, ...]]
 class Seen:
     """A paper the book has matched: which of the index's distinct queries match it, and their
     hits once some digest, preview or search needs them (worked out then, for all of them at
-    once). Kept per query, not per subscription: a paper that 300 subscriptions match through
-    30 queries holds 30 of each (a 10,000-channel round held 24 MB of hits per subscription)."""
+    once). Kept per query, not per subscription: the delivery benchmark's 30,000 subscriptions
+    share 3,533 queries, and its 2,000 papers match 75,203 (query, paper) pairs against
+    638,003 (subscription, paper) ones."""
 
     __slots__ = ("entries", "hits", "paper")
 

@@ -250,7 +250,7 @@ class SubscriptionIndex:
 
     def matching(self, paper: Paper) -> list[int]:
         """The keys whose query matches `paper`: `match` without working out the hits, for a
-        caller that explains only the matches it shows (see explain_keys)."""
+        caller that explains only the matches it shows (see explain_entries)."""
         proven, evaluated = self._decide(PaperView(paper))
         proven.update(chain.from_iterable(map(_subscribers, evaluated)))
         return list(proven)
@@ -263,14 +263,6 @@ class SubscriptionIndex:
     def entry(self, key: int) -> Entry | None:
         """The query `key` is subscribed to, or None."""
         return self._by_key.get(key)
-
-    def explain_keys(self, paper: Paper, keys: Iterable[int]) -> dict[int, tuple[Hit, ...]]:
-        """The hits in `paper` of the queries of `keys`, which match it (as `matching` said);
-        keys no longer in the index are left out. Every key sharing one of those queries is
-        explained too."""
-        by_key = self._by_key
-        entries = list(dict.fromkeys(by_key[key] for key in keys if key in by_key))
-        return self._explain(PaperView(paper), entries)
 
     def explain_entries(
         self, paper: Paper, entries: Iterable[Entry]
