@@ -137,6 +137,15 @@ class PaperStore(Protocol):
     async def ranked(
         self, query: Query, start: datetime, end: datetime, limit: int
     ) -> RankedIds | None: ...
+    async def unposted_ranked(
+        self,
+        ref: ChannelRef,
+        queries: Sequence[Query],
+        start: datetime,
+        end: datetime,
+        limit: int,
+        min_upvotes: int = 0,
+    ) -> RankedIds | None: ...  # any of `queries`, upvote floor, none in the channel's ledger
     async def candidates(self, query: Query, start: datetime, end: datetime) -> list[str]: ...
     async def load(self, ids: Sequence[str]) -> list[Paper]: ...
     async def most_upvoted(

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, cast, func, select, text
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.models import Paper
+from bot.models import ChannelRef, Paper
 from bot.query.language import Query
 from bot.stores import PaperText
 from storage.tables import UTCDateTime, paper_terms
@@ -25,6 +25,7 @@ from storage.text_index import (
     SqliteRenderer,
     Translation,
     doc_range,
+    either,
     expand,
     paper_tokens,
     translate,
@@ -218,13 +219,14 @@ class PaperSearch:
         return f"{seen} > :start AND {seen} <= :end AND {days_sql}", f"{window} AND {days_sql}"
 
     async def _count(
-        self, conn: AsyncConnection, found: Translation, window: str, params: Params
+        self, conn: AsyncConnection, found: Translation, window: str, params: Params, plain: bool
     ) -> int:
-        """How many papers of the window match. On SQLite, a query that is one FTS5 look-up is
-        counted by FTS5 alone over the window's inner milliseconds, and its two boundary
-        milliseconds by first_seen: joining every match to paper_terms took eight times longer
-        (14,653 matches at 500,000 papers: 20.3 ms against 2.5 ms)."""
-        fts = SqliteRenderer(params).fts(found.match) if self._sqlite else None
+        """How many papers of the window match. On SQLite, a `plain` query (no condition but
+        its match and the window) that is one FTS5 look-up is counted by FTS5 alone over the
+        window's inner milliseconds, and its two boundary milliseconds by first_seen: joining
+        every match to paper_terms took eight times longer (14,653 matches at 500,000 papers:
+        20.3 ms against 2.5 ms)."""
+        fts = SqliteRenderer(params).fts(found.match) if self._sqlite and plain else None
         if fts is None:
             sql = f"SELECT count(*) FROM paper_terms d WHERE {window}"
         else:
@@ -250,24 +252,60 @@ class PaperSearch:
         self, query: Query, start: datetime, end: datetime, limit: int
     ) -> Ranked | None:
         """The papers first seen in (start, end] that match `query`, counted and ranked by the
-        database; None when the index cannot decide the query alone (a phrase with a wildcard).
+        database; None when the index cannot decide the query alone (a phrase with a wildcard)."""
+        return await self._ranked(translate(query), start, end, limit, Params(), "")
+
+    async def unposted_ranked(
+        self,
+        ref: ChannelRef,
+        queries: Sequence[Query],
+        start: datetime,
+        end: datetime,
+        limit: int,
+        min_upvotes: int = 0,
+    ) -> Ranked | None:
+        """The channel's next digest as the database counts and ranks it: the papers first
+        seen in (start, end] that match any of `queries` (its subscriptions), have at least
+        `min_upvotes` (when above 0), and have no row in the channel's ledger; None when the
+        index cannot decide one of the queries alone."""
+        found = either([translate(query) for query in queries])
+        params = Params()
+        keep = (
+            "NOT EXISTS (SELECT 1 FROM deliveries l WHERE l.channel_id = "
+            f"{params.add(str(ref))} AND l.paper_id = d.paper_id)"
+        )
+        if min_upvotes > 0:
+            keep += f" AND coalesce(d.upvotes, 0) >= {params.add(min_upvotes)}"
+        return await self._ranked(found, start, end, limit, params, keep)
+
+    async def _ranked(
+        self,
+        found: Translation,
+        start: datetime,
+        end: datetime,
+        limit: int,
+        params: Params,
+        keep: str,
+    ) -> Ranked | None:
+        """The papers of the window that `found` matches and that meet `keep` (SQL over
+        paper_terms `d`, its values in `params`; "" for none), counted and ranked; None when
+        `found` is not exact.
 
         Digest order is title matches first, then upvotes, newest, id. The matches are counted,
         and when there are many, the best are found by walking the index kept in that order
         (ix_paper_terms_rank), title matches then the rest, each walk stopping at `limit`:
         sorting every match of the window grew with the window, not with what is shown.
         """
-        found = translate(query)
         if not found.exact:
             return None
-        params = Params()
         lookup, walk = self._window(start, end, params)
         async with self.engine.connect() as conn:
             found = await self._expanded(conn, found)
             match, in_title = self._where(found, params)
-            lookup += f" AND ({match})"
-            walk += f" AND ({match})"
-            total = await self._count(conn, found, lookup, params)
+            also = f" AND ({match})" + (f" AND {keep}" if keep else "")
+            lookup += also
+            walk += also
+            total = await self._count(conn, found, lookup, params, plain=not keep)
             if not total:
                 return Ranked(0, [])
             if total <= WALK_FROM:  # few: sorted at once

@@ -15,7 +15,7 @@ longer than the index keeps, which the evaluator then settles paper by paper.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import count, pairwise
@@ -326,6 +326,17 @@ def translate(query: Query) -> Translation:
     found = match(node, True)
     title = in_title(node)
     return Translation(simplify(found), simplify(title), not inexact)
+
+
+def either(found: Sequence[Translation]) -> Translation:
+    """Several queries' translations as one, of the papers any of them matches (a channel's
+    subscriptions): a paper's title flag, as for an OR, is whether a query that matches it has
+    one of its reported terms in the title."""
+    return Translation(
+        simplify(_any([f.match for f in found]) if found else FALSE),
+        simplify(_any([("and", (f.match, f.in_title)) for f in found]) if found else FALSE),
+        all(f.exact for f in found),
+    )
 
 
 def simplify(expr: Expr) -> Expr:

@@ -21,8 +21,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from bot.delivery.pipeline import Pipeline
-from bot.models import Paper
+from bot.delivery.digest import build_digest
+from bot.models import ChannelRef, ChannelSettings, Paper, Schedule
 from bot.query.language import Query, QueryError, parse
+from bot.stores import LedgerPage
 from storage import build_stores, paper_search
 from storage.db import open_database
 from storage.migrate import upgrade
@@ -153,6 +155,73 @@ def test_find_answers_as_search_did(
         if query is not None:
             store.run(_agree(store, query, 30))
             store.run(_agree(store, query, 7))
+
+
+CHANNEL = ChannelRef("slack", "TIDX", "CIDX")
+
+
+async def _previews_agree(
+    store: Store, lines: list[str], settings: ChannelSettings, delivered: list[int]
+) -> None:
+    """The channel following `lines` previews, through the index, the digest that matching
+    its whole window gave: same papers, order, hits and count left over."""
+    async with store.engine.begin() as conn:
+        for table in ("deliveries", "subscriptions", "channels"):
+            await conn.execute(text(f"DELETE FROM {table}"))
+    channels = store.stores.channels
+    channel = await channels.ensure(CHANNEL, Schedule(), NOW)
+    start = NOW - timedelta(days=20)
+    await channels.save(replace(channel, settings=settings))
+    queries = [q for q in map(_parsed, lines) if q is not None]
+    for query in {q.canonical: q for q in queries}.values():
+        await channels.subscribe(CHANNEL, query.text, query.canonical, NOW)
+    window = await store.stores.papers.seen_between(start, NOW)
+    # Papers in the ledger are never previewed again, wherever they are in the window.
+    ids = tuple(dict.fromkeys(window[i % len(window)].id for i in delivered)) if window else ()
+    pages = [LedgerPage(delivery_id="d1", paper_ids=ids)] if ids else []
+    await store.stores.deliveries.record(CHANNEL, pages, digest_at=start, now=NOW)
+    new = await store.pipeline.preview(CHANNEL)
+    channel = await channels.get(CHANNEL)
+    assert channel is not None
+    old = build_digest(channel, await store.pipeline.unposted_matches(channel, NOW), new.title)
+    assert (_ids(list(new.items)), new.more) == (_ids(list(old.items)), old.more)
+    cap, floor = max(1, settings.max_items), settings.min_upvotes
+    ranked = await store.stores.papers.unposted_ranked(CHANNEL, queries, start, NOW, cap, floor)
+    if all(translate(q).exact for q in queries):  # no fallback hides a difference
+        assert ranked is not None
+        shown = [m.paper.id for m in old.items]
+        assert (ranked.ids, ranked.total) == (shown, len(shown) + old.more)
+    else:
+        assert ranked is None
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.lists(queries(), min_size=0, max_size=4),
+    st.lists(
+        st.tuples(random_papers(), st.integers(0, 40), st.integers(0, 2)), min_size=1, max_size=8
+    ),
+    st.builds(ChannelSettings, max_items=st.integers(1, 4), min_upvotes=st.sampled_from([0, 1, 6])),
+    st.lists(st.integers(0, 7), max_size=3),
+)
+@pytest.mark.parametrize("walk", [False, True], ids=["sorted", "walked"])
+def test_preview_through_the_index_is_the_digest_matching_gave(
+    store: Store,
+    walk: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    lines: list[str],
+    drawn: list,  # type: ignore[type-arg]
+    settings: ChannelSettings,
+    delivered: list[int],
+) -> None:
+    # A channel's subscriptions are looked up as one OR, its ledger and upvote floor in SQL.
+    monkeypatch.setattr(paper_search, "WALK_FROM", 0 if walk else 10**9)
+    store.run(_write(store, drawn))
+    store.run(_previews_agree(store, lines, settings, delivered))
 
 
 def test_index_follows_deletes_and_stays_whole(store: Store) -> None:

@@ -379,10 +379,35 @@ class Pipeline:
         # This channel's subscriptions only: reading every channel's each time made a preview
         # as slow as the number of subscriptions in the database.
         self.book.sync_channel(ref, await self.stores.channels.subscriptions(ref))
-        matches = await self.unposted_matches(channel, now)
-        return build_digest(
-            channel, matches, digest_title(now, channel.schedule), await self._order(ref)
+        title = digest_title(now, channel.schedule)
+        order = await self._order(ref)
+        if order is None:  # ranked as ever: the database can count and order it
+            digest = await self._ranked_digest(channel, now, title)
+            if digest is not None:
+                return digest
+        return build_digest(channel, await self.unposted_matches(channel, now), title, order)
+
+    async def _ranked_digest(self, channel: Channel, now: datetime, title: str) -> Digest | None:
+        """The digest of a channel ranked as ever (no learned order), counted and ranked by the
+        store's text index: only the papers shown are read and matched, so a preview costs
+        what it shows, not its window. None where the index cannot decide the channel's
+        subscriptions alone, or disagrees with the matcher on the papers it picked (the
+        caller then reads the window)."""
+        ref = channel.ref
+        queries = [parse(self.book.subs[sid].query) for sid in self.book.channel_subs.get(ref, ())]
+        start = self.window_start(channel, now)
+        cap = max(1, channel.settings.max_items)
+        found = await self.stores.papers.unposted_ranked(
+            ref, queries, start, now, cap, channel.settings.min_upvotes
         )
+        if found is None:
+            return None
+        papers = await self.stores.papers.load(found.ids)
+        digest = build_digest(channel, self.book.matches_for(ref, papers), title)
+        if [m.paper.id for m in digest.items] != found.ids:
+            log.warning("index and matcher disagree on %s's digest; reading its window", ref)
+            return None
+        return replace(digest, more=found.total - len(found.ids))
 
     async def _order(
         self, ref: ChannelRef, votes: Sequence[Vote] | None = None
