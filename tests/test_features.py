@@ -3,6 +3,7 @@ a paper whether it is in the window or computed from its text."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from adapters.sources.sample import load_sample
 from bot.models import Paper
 from bot.ranking import taste
+from bot.ranking.ranker import Ranker
 from bot.ranking.taste import TERMS, FeatureFit, fit_features, paper_text
 from bot.stores import Vote
 
@@ -98,3 +100,28 @@ def test_a_model_keeps_only_the_weights_its_training_rows_have():
     assert np.allclose(model.score(features.matrix), want)
     rows = [features.rows[p.id] for p in liked]
     assert min(model.score(features.matrix[rows])) > np.median(want)
+
+
+def test_more_like_is_every_row_compared_best_first_newer_on_ties():
+    ranker = Ranker()
+    ranker.features = features = fit_features(_twins(PAPERS))
+    assert features is not None
+    dense = features.matrix.toarray()
+    for paper in (PAPERS[0], PAPERS[17], Paper(id="arxiv:9999.00001", title="Video diffusion")):
+        row = features.vectors([paper]).toarray().ravel()
+        sims = dense @ row
+        expected = sorted(
+            (i for i in range(len(sims)) if sims[i] > 0 and features.ids[i] != paper.id),
+            key=lambda i: (-float(sims[i]), -i),
+        )[:12]
+        got = ranker.similar(paper, 12)
+        assert [pid for pid, _ in got] == [features.ids[i] for i in expected]
+        assert np.allclose([s for _, s in got], sims[expected], atol=1e-5)
+    # A twin (same text, newer row) ties with the original: the newer comes first.
+    outside = replace(PAPERS[5], id="arxiv:9999.00002")
+    assert [pid for pid, _ in ranker.similar(outside, 2)] == [f"{PAPERS[5].id}-twin", PAPERS[5].id]
+
+
+def _twins(papers: list[Paper]) -> list[Paper]:
+    """The papers, then a copy of the first ten under new ids (equal rows, newer)."""
+    return [*papers, *(replace(p, id=f"{p.id}-twin") for p in papers[:10])]

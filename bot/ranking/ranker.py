@@ -8,6 +8,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
+import numpy as np
+
 from bot.models import Match, Paper
 from bot.ranking.taste import FeatureFit, Features, Taste, learn
 from bot.stores import Vote
@@ -86,18 +88,21 @@ class Ranker:
         return sorted(scored, key=lambda m: (-(m.score or 0.0), m.paper.id))
 
     def similar(self, paper: Paper, limit: int) -> list[tuple[str, float]]:
-        """The window's papers most like `paper` (tf-idf cosine), best first, itself left out."""
-        if self.features is None:
+        """The window's papers most like `paper` (tf-idf cosine), best first, itself left out;
+        equally like it, the newer first (the window's rows are oldest first)."""
+        features = self.features
+        if features is None:
             return []
-        row = self.features.vectors([paper])
-        sims = (self.features.matrix @ row.T).toarray().ravel()
-        order = sims.argsort()[::-1]
+        sims = features.similarities(features.vectors([paper]))
+        rows = np.flatnonzero(sims > 0)
+        if len(rows) > limit + 1:  # the best limit + 1 (itself among them?), ties kept
+            best = np.argpartition(-sims[rows], limit)[: limit + 1]
+            rows = rows[sims[rows] >= sims[rows[best]].min()]
         out = []
-        for i in order:
-            pid = self.features.ids[i]
-            if pid == paper.id or sims[i] <= 0:
-                continue
-            out.append((pid, float(sims[i])))
-            if len(out) == limit:
-                break
+        for i in rows[np.lexsort((-rows, -sims[rows]))].tolist():
+            pid = features.ids[i]
+            if pid != paper.id:
+                out.append((pid, float(sims[i])))
+                if len(out) == limit:
+                    break
         return out
