@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -315,6 +316,23 @@ async def test_trending_shows_the_ten_most_upvoted_with_ties_by_id(pipeline, sou
         *("P11", "P9", "P7", "P5", "P3", "P1"),  # 5 upvotes, lowest id first
         *("P10", "P8", "P6", "P4"),  # none
     ]
+
+
+async def test_trending_follows_upvotes_as_they_change(pipeline, source, chat, clock):
+    first = [
+        paper(7, "Small", upvotes=3, sources=("huggingface",)),
+        paper(8, "Big", upvotes=90, sources=("huggingface",)),
+    ]
+    await poll(pipeline, source, first)
+    clock.advance(hours=2)
+    await poll(pipeline, source, [replace(first[0], upvotes=120)])  # the day's votes came in
+    reply = await chat.command(CH, "trending")
+    assert [(m.paper.title, m.paper.upvotes) for m in reply.matches] == [
+        ("Small", 120),
+        ("Big", 90),
+    ]
+    clock.advance(hours=35)  # 37 hours after the first poll: out of the 36 hours trending reads
+    assert (await chat.command(CH, "trending")).matches == ()
 
 
 async def test_subscribe_preview_counts_only_last_seven_days(pipeline, source, chat, clock):
