@@ -20,14 +20,17 @@ from bot.stores import PaperText
 from storage.tables import UTCDateTime, paper_terms
 from storage.text_index import (
     WORD_LEADS,
+    Expr,
     Params,
     PostgresRenderer,
     SqliteRenderer,
     Translation,
+    both,
     doc_range,
     either,
     expand,
     paper_tokens,
+    simplify,
     translate,
     tsvector_literal,
     window_days,
@@ -43,6 +46,8 @@ REMEMBER_WORDS = {  # by whether the backend is SQLite: one statement a paper, i
     "ON CONFLICT DO NOTHING",
 }
 WALK_FROM = 500  # matches in the window from which the best are found by walking the rank index
+PROBE_ROWS = 256  # papers walked asking FTS5 about each before looking every match up instead
+PROBE_TERMS = 16  # terms of a query asked a paper at a time, at most
 COLUMNS = (
     "id, title, abstract, authors, url, pdf_url, code_url, project_url, categories, upvotes, "
     "comments, published, first_seen, sources, ai_summary, ai_keywords"
@@ -298,24 +303,59 @@ class PaperSearch:
         """
         if not found.exact:
             return None
-        lookup, walk = self._window(start, end, params)
+        lookup, window = self._window(start, end, params)
+        if keep:
+            window += f" AND {keep}"
         async with self.engine.connect() as conn:
             found = await self._expanded(conn, found)
             match, in_title = self._where(found, params)
-            also = f" AND ({match})" + (f" AND {keep}" if keep else "")
-            lookup += also
-            walk += also
+            lookup += f" AND ({match})" + (f" AND {keep}" if keep else "")
+            walk = f"{window} AND ({match})"
             total = await self._count(conn, found, lookup, params, plain=not keep)
             if not total:
                 return Ranked(0, [])
             if total <= WALK_FROM:  # few: sorted at once
                 flag = f"CASE WHEN ({in_title}) THEN 1 ELSE 0 END DESC, "
                 return Ranked(total, await self._best(conn, lookup, flag, params, limit))
-            ids = await self._best(conn, f"{walk} AND ({in_title})", "", params, limit, True)
-            if len(ids) < limit:
-                rest = f"{walk} AND NOT ({in_title})"
-                ids += await self._best(conn, rest, "", params, limit - len(ids), True)
+            ids: list[str] = []
+            title = both(found.match, found.in_title)
+            rest = ("and", (found.match, ("not", found.in_title)))
+            for part, where in (
+                (title, f"{walk} AND ({in_title})"),
+                (rest, f"{walk} AND NOT ({in_title})"),
+            ):
+                want = limit - len(ids)
+                got = await self._probe(conn, window, part, params, want)
+                if got is None:
+                    got = await self._best(conn, where, "", params, want, True)
+                ids += got
+                if len(ids) == limit:
+                    break
         return Ranked(total, ids)
+
+    async def _probe(
+        self, conn: AsyncConnection, window: str, expr: Expr, params: Params, limit: int
+    ) -> list[str] | None:
+        """The first `limit` papers of the window, in digest order, that `expr` matches, found
+        by walking ix_paper_terms_rank and asking FTS5 about each paper on the way; None when
+        PROBE_ROWS papers held fewer (the caller then walks with every match looked up at
+        once), or the index cannot be asked a paper at a time cheaply (a prefix, many terms).
+
+        Looking every match up first cost as much as counting them (14,653 at 500,000 papers
+        for `"diffusion model"`: 17.4 ms), where the best ten were among the first 60 papers
+        walked (1.6 ms)."""
+        fts = SqliteRenderer(params).fts(simplify(expr)) if self._sqlite else None
+        if fts is None or "*" in fts or fts.count('"') > 2 * PROBE_TERMS:
+            return None
+        sql = (
+            "SELECT w.paper_id FROM (SELECT d.doc, d.paper_id FROM paper_terms d "
+            f"INDEXED BY ix_paper_terms_rank WHERE {window} ORDER BY coalesce(d.upvotes, 0) "
+            f"DESC, d.first_seen DESC, d.paper_id LIMIT {PROBE_ROWS}) w WHERE EXISTS (SELECT 1 "
+            f"FROM paper_fts WHERE paper_fts MATCH {params.add(fts)} AND rowid = w.doc) "
+            f"LIMIT {int(limit)}"
+        )
+        rows = (await conn.execute(self._statement(sql), params.values)).scalars().all()
+        return list(rows) if len(rows) == limit else None
 
     async def _best(
         self,

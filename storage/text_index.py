@@ -192,6 +192,26 @@ def _all(items: list[Expr]) -> Expr:
     return items[0] if len(items) == 1 else ("and", tuple(items))
 
 
+def implies(a: Expr, b: Expr) -> bool:
+    """Whether every paper `a` holds for, `b` holds for too, as far as their shapes tell
+    (False where it cannot tell)."""
+    if a == b:
+        return True
+    if a[0] == "or":
+        return all(implies(item, b) for item in a[1])
+    if b[0] == "or":
+        return any(implies(a, item) for item in b[1])
+    if a[0] == "and":
+        return any(implies(item, b) for item in a[1])
+    return False
+
+
+def both(match: Expr, title: Expr) -> Expr:
+    """A query's `match` and its `title` flag together: the flag alone where it implies the
+    match (a term's title look-up, of its title-or-abstract one), so FTS5 is asked less."""
+    return title if implies(title, match) else ("and", (match, title))
+
+
 def _key_superset(lead: str, prefix: str) -> Expr:
     """Keys of words starting with `prefix`: a plural key keeps all but at most three of its
     word's last letters (and may end in `y`), so it starts with the prefix or is one of these."""
@@ -321,7 +341,7 @@ def translate(query: Query) -> Translation:
             return FALSE
         if kind == "and":
             return _any([in_title(item) for item in payload])
-        return _any([("and", (match(item, True), in_title(item))) for item in payload])
+        return _any([both(match(item, True), in_title(item)) for item in payload])
 
     found = match(node, True)
     title = in_title(node)
@@ -334,7 +354,7 @@ def either(found: Sequence[Translation]) -> Translation:
     one of its reported terms in the title."""
     return Translation(
         simplify(_any([f.match for f in found]) if found else FALSE),
-        simplify(_any([("and", (f.match, f.in_title)) for f in found]) if found else FALSE),
+        simplify(_any([both(f.match, f.in_title) for f in found]) if found else FALSE),
         all(f.exact for f in found),
     )
 

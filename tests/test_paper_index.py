@@ -20,8 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
 
-from bot.delivery.pipeline import Pipeline
+from adapters.sources.sample import load_sample
 from bot.delivery.digest import build_digest
+from bot.delivery.pipeline import Pipeline
 from bot.models import ChannelRef, ChannelSettings, Paper, Schedule
 from bot.query.language import Query, QueryError, parse
 from bot.stores import LedgerPage
@@ -120,9 +121,23 @@ async def _agree(store: Store, query: Query, days: int) -> None:
         assert candidates == expected  # found by the index exactly when the evaluator matches
         assert ranked is not None and ranked.total == len(old)
         assert ranked.ids == [m.paper.id for m in old[:10]]  # no fallback hides a difference
+        best = await store.stores.papers.ranked(query, start, NOW, 2)  # (walks end sooner)
+        assert best is not None and best.ids == [m.paper.id for m in old[:2]]
     else:
         assert candidates >= expected
         assert ranked is None
+
+
+WALKS = pytest.mark.parametrize("walk", ["sorted", "walked", "probed"])
+
+
+def _walk(monkeypatch: pytest.MonkeyPatch, walk: str) -> None:
+    """Walked: the best are found along the rank index however few the matches (in use, from
+    WALK_FROM matches on), title matches first, then the rest, each with every match looked
+    up at once; probed: asking FTS5 about each paper on the way (on SQLite), which gives up
+    where the window holds fewer matches than asked for."""
+    monkeypatch.setattr(paper_search, "WALK_FROM", 10**9 if walk == "sorted" else 0)
+    monkeypatch.setattr(paper_search, "PROBE_ROWS", 10**6 if walk == "probed" else 0)
 
 
 @settings(
@@ -136,19 +151,18 @@ async def _agree(store: Store, query: Query, days: int) -> None:
         st.tuples(random_papers(), st.integers(0, 40), st.integers(0, 2)), min_size=1, max_size=8
     ),
 )
-@pytest.mark.parametrize("walk", [False, True], ids=["sorted", "walked"])
+@WALKS
 def test_find_answers_as_search_did(
     store: Store,
-    walk: bool,
+    walk: str,
     monkeypatch: pytest.MonkeyPatch,
     lines: list[str],
     drawn: list,  # type: ignore[type-arg]
 ) -> None:
-    # Walked: the best are found along the rank index however few the matches (in use, from
-    # WALK_FROM matches on), title matches first, then the rest; and on SQLite each wildcard
-    # is looked up as a prefix, as when it starts more than WILDCARD_WORDS stored words.
-    monkeypatch.setattr(paper_search, "WALK_FROM", 0 if walk else 10**9)
-    monkeypatch.setattr(paper_search, "WILDCARD_WORDS", -1 if walk else 64)
+    # And on SQLite, walked, each wildcard is looked up as a prefix, as when it starts more
+    # than WILDCARD_WORDS stored words.
+    _walk(monkeypatch, walk)
+    monkeypatch.setattr(paper_search, "WILDCARD_WORDS", -1 if walk == "walked" else 64)
     store.run(_write(store, drawn))
     for line in lines:
         query = _parsed(line)
@@ -208,10 +222,10 @@ async def _previews_agree(
     st.builds(ChannelSettings, max_items=st.integers(1, 4), min_upvotes=st.sampled_from([0, 1, 6])),
     st.lists(st.integers(0, 7), max_size=3),
 )
-@pytest.mark.parametrize("walk", [False, True], ids=["sorted", "walked"])
+@WALKS
 def test_preview_through_the_index_is_the_digest_matching_gave(
     store: Store,
-    walk: bool,
+    walk: str,
     monkeypatch: pytest.MonkeyPatch,
     lines: list[str],
     drawn: list,  # type: ignore[type-arg]
@@ -219,7 +233,7 @@ def test_preview_through_the_index_is_the_digest_matching_gave(
     delivered: list[int],
 ) -> None:
     # A channel's subscriptions are looked up as one OR, its ledger and upvote floor in SQL.
-    monkeypatch.setattr(paper_search, "WALK_FROM", 0 if walk else 10**9)
+    _walk(monkeypatch, walk)
     store.run(_write(store, drawn))
     store.run(_previews_agree(store, lines, settings, delivered))
 
@@ -445,3 +459,31 @@ def test_a_word_longer_than_the_index_keeps_costs_only_itself(store: Store) -> N
     found = store.run(store.pipeline.find(query, 30, 10))
     assert (found.total, [m.paper.id for m in found.matches]) == (1, ["arxiv:2612.00072"])
     store.run(_agree(store, parse("q" * 250 + "*"), 30))
+
+
+@pytest.mark.parametrize(
+    "line", ["diffusion", '"language model"', "video -survey", "model OR learning"]
+)
+def test_a_walk_that_asks_about_each_paper_finds_the_best_as_sorting_did(
+    store: Store, monkeypatch: pytest.MonkeyPatch, line: str
+) -> None:
+    # The bundled corpus, upvoted unevenly over two weeks: the best of many matches are found
+    # by asking FTS5 about each paper walked (SQLite), never by looking every match up.
+    sample = load_sample(NOW)
+    drawn = [
+        (replace(p, upvotes=(i * 7) % 13 or None), i % 14, i % 3) for i, p in enumerate(sample)
+    ]
+    store.run(_write(store, drawn))
+    query, start = parse(line), NOW - timedelta(days=30)
+    _walk(monkeypatch, "sorted")
+    expected = {n: store.run(store.stores.papers.ranked(query, start, NOW, n)) for n in (1, 3, 10)}
+    assert expected[10] is not None and expected[10].total > 10
+    _walk(monkeypatch, "probed")
+    if store.engine.dialect.name == "sqlite":
+
+        async def no_lookup(*args: object, **kwargs: object) -> list[str]:
+            raise AssertionError("every match was looked up")
+
+        monkeypatch.setattr(store.stores.papers, "_best", no_lookup)
+    for n, sorted_ in expected.items():
+        assert store.run(store.stores.papers.ranked(query, start, NOW, n)) == sorted_
