@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, time
 from typing import Any
 
@@ -19,6 +20,7 @@ from bot.models import (
     Subscription,
 )
 from bot.stores import DuplicateSubscription
+from storage.batching import Batched
 from storage.tables import channels, subscriptions
 
 
@@ -86,7 +88,7 @@ def _channel_values(channel: Channel) -> dict[str, Any]:
 
 
 # Read for every digest: built once (building a statement costs more than running it).
-_GET_CHANNEL = select(channels).where(channels.c.id == bindparam("b_id"))
+_GET_CHANNELS = select(channels).where(channels.c.id.in_(bindparam("b_ids", expanding=True)))
 
 
 class ChannelRepository:
@@ -94,12 +96,18 @@ class ChannelRepository:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # Every digest reads its channel: those read at once are read in one query.
+        self._get = Batched(self._get_many)
 
     async def get(self, ref: ChannelRef) -> Channel | None:
         """The channel, or None if it was never seen."""
+        return await self._get(ref)
+
+    async def _get_many(self, refs: Sequence[ChannelRef]) -> list[Channel | None]:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(_GET_CHANNEL, {"b_id": str(ref)})).first()
-            return channel_from_row(row) if row else None
+            rows = await conn.execute(_GET_CHANNELS, {"b_ids": sorted({str(r) for r in refs})})
+            found = {row.id: channel_from_row(row) for row in rows}
+        return [found.get(str(ref)) for ref in refs]
 
     async def ensure(self, ref: ChannelRef, default: Schedule, now: datetime) -> Channel:
         """The channel, created with the default schedule on first use."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.models import ChannelRef
 from bot.stores import LedgerPage
+from storage.batching import Batched
 from storage.tables import channels, deliveries
 
 _CHUNK = 500
@@ -35,11 +37,31 @@ _MARK_SENT = (
 _OPEN = ("pending", "sending")  # not yet posted; `sent` and `rejected` are settled
 
 
+class _Recorded(NamedTuple):
+    """A digest's pages to write, and where its channel's window moves (record)."""
+
+    ref: ChannelRef
+    pages: Sequence[LedgerPage]
+    digest_at: datetime
+    now: datetime
+
+
+class _Sent(NamedTuple):
+    """A page posted (mark_sent)."""
+
+    delivery_id: str
+    message_id: str
+    at: datetime
+
+
 class DeliveryRepository:
     """Rows unique on (channel, paper); the rows of one message share a delivery_id."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # Every digest writes its pages before posting and marks them sent after: these
+        # writes, made at once by the channels a sweep serves together, share a transaction.
+        self._write = Batched(self._write_many)
 
     async def delivered_ids(self, ref: ChannelRef, paper_ids: Sequence[str]) -> set[str]:
         """Which of these papers already have a ledger row for the channel (in any state)."""
@@ -86,29 +108,45 @@ class DeliveryRepository:
         """Write a digest's pages and move the channel's window, atomically.
 
         Pages are written in their own state: `pending`, or `sending` for one the caller is
-        about to post (claimed in the same transaction).
+        about to post (claimed in the same transaction). Digests recorded at once share a
+        transaction (see storage.batching); each returns when its own is committed.
         """
+        await self._write(_Recorded(ref, pages, digest_at, now))
+
+    async def _write_many(self, writes: Sequence[_Recorded | _Sent]) -> list[None]:
+        recorded = [w for w in writes if isinstance(w, _Recorded)]
+        rows = [
+            {
+                "channel_id": str(w.ref),
+                "paper_id": pid,
+                "delivery_id": page.delivery_id,
+                "position": pos,
+                "page": page.page,
+                "pages": page.pages,
+                "more": page.more,
+                "state": page.state,
+                "attempts": 1 if page.state == "sending" else 0,
+                "next_attempt_at": w.now if page.state == "sending" else None,
+                "created_at": w.now,
+            }
+            for w in recorded
+            for page in w.pages
+            for pos, pid in enumerate(page.paper_ids)
+        ]
+        sent = [
+            {"b_delivery": w.delivery_id, "b_message": w.message_id, "b_at": w.at}
+            for w in writes
+            if isinstance(w, _Sent)
+        ]
         async with self.engine.begin() as conn:
-            rows = [
-                {
-                    "channel_id": str(ref),
-                    "paper_id": pid,
-                    "delivery_id": page.delivery_id,
-                    "position": pos,
-                    "page": page.page,
-                    "pages": page.pages,
-                    "more": page.more,
-                    "state": page.state,
-                    "attempts": 1 if page.state == "sending" else 0,
-                    "next_attempt_at": now if page.state == "sending" else None,
-                    "created_at": now,
-                }
-                for page in pages
-                for pos, pid in enumerate(page.paper_ids)
-            ]
             if rows:
                 await conn.execute(deliveries.insert(), rows)
-            await conn.execute(_SET_LAST_DIGEST, {"b_channel": str(ref), "b_at": digest_at})
+            if recorded:
+                moved = [{"b_channel": str(w.ref), "b_at": w.digest_at} for w in recorded]
+                await conn.execute(_SET_LAST_DIGEST, moved)
+            if sent:
+                await conn.execute(_MARK_SENT, sent)
+        return [None] * len(writes)
 
     async def open_pages(self, ref: ChannelRef, now: datetime | None = None) -> list[LedgerPage]:
         """The channel's pages not yet sent, pending or sending (outcome unknown), that are due
@@ -150,11 +188,8 @@ class DeliveryRepository:
             return (result.rowcount or 0) > 0
 
     async def mark_sent(self, delivery_id: str, message_id: str, now: datetime) -> None:
-        """The page is in the channel."""
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                _MARK_SENT, {"b_delivery": delivery_id, "b_message": message_id, "b_at": now}
-            )
+        """The page is in the channel (written with the other ledger writes made at once)."""
+        await self._write(_Sent(delivery_id, message_id, now))
 
     async def release(self, delivery_id: str, error: str, retry_at: datetime | None) -> None:
         """Back to pending after a failure, to be tried again at `retry_at` (None: next round)."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
 from bot.models import ChannelRef, Schedule
@@ -118,6 +120,63 @@ async def test_ledger_is_unique_on_channel_and_paper(stores, clock):
     }
     # the failed record changed nothing: one open page, window moved once
     assert [p.delivery_id for p in await stores.deliveries.open_pages(CH)] == ["d1"]
+
+
+async def test_digests_recorded_at_once_share_a_trip_and_keep_their_own_outcome(
+    stores, engine, clock
+):
+    """Three channels record at once (as a sweep does): they go in one transaction, and the
+    one whose paper is already in its ledger fails alone, leaving nothing of itself behind."""
+    refs = [ChannelRef.parse(f"slack:T1:C{i}") for i in range(3)]
+    for ref in refs:
+        await stores.channels.ensure(ref, Schedule(), clock())
+    await stores.deliveries.record(
+        refs[1], [LedgerPage(delivery_id="old", paper_ids=("p1",))], clock(), clock()
+    )
+    clock.advance(hours=1)
+    transactions = _count_transactions(engine)
+    outcomes = await asyncio.gather(
+        *(
+            stores.deliveries.record(
+                ref, [LedgerPage(delivery_id=f"d{i}", paper_ids=("p1", "p2"))], clock(), clock()
+            )
+            for i, ref in enumerate(refs)
+        ),
+        return_exceptions=True,
+    )
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], IntegrityError)
+    # one trip for the three, then each alone after it failed
+    assert len(transactions) == 4
+    for ref in (refs[0], refs[2]):
+        assert await stores.deliveries.delivered_ids(ref, ["p1", "p2"]) == {"p1", "p2"}
+        assert (await stores.channels.get(ref)).last_digest_at == clock()
+    assert [p.delivery_id for p in await stores.deliveries.open_pages(refs[1])] == ["old"]
+    assert (await stores.channels.get(refs[1])).last_digest_at == clock() - timedelta(hours=1)
+
+    transactions.clear()
+    await asyncio.gather(
+        stores.deliveries.mark_sent("d0", "ts0", clock()),
+        stores.deliveries.mark_sent("d2", "ts2", clock()),
+    )
+    assert len(transactions) == 1
+    assert await stores.deliveries.counts() == {
+        str(refs[0]): {"sent": 2},
+        str(refs[1]): {"pending": 1},
+        str(refs[2]): {"sent": 2},
+    }
+    unknown = ChannelRef.parse("slack:T1:C9")
+    transactions.clear()
+    got = await asyncio.gather(*(stores.channels.get(r) for r in [*refs, unknown, refs[0]]))
+    assert [c.ref if c else None for c in got] == [*refs, None, refs[0]]
+    assert len(transactions) == 1  # read in one query
+
+
+def _count_transactions(engine) -> list[object]:
+    """Every transaction begun on `engine` from now on."""
+    begun: list[object] = []
+    event.listen(engine.sync_engine, "begin", begun.append)
+    return begun
 
 
 async def test_ledger_claim_send_release(stores, clock):
