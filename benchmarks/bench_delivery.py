@@ -14,6 +14,7 @@ duplicates.
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import random
 import resource
@@ -184,6 +185,10 @@ async def run(url: str) -> Figures:
         )
         pipeline = Pipeline(build_stores(engine), {}, {"slack": chat}, lambda: datetime.now(UTC))
         scheduler = Scheduler(pipeline, ApsTimer(), poll_interval=timedelta(hours=1))
+        # As `paperbot run` starts: the subscriptions indexed, then the start-up heap frozen
+        # (entry.runner), so the collector does not rescan what lives for the process's life.
+        await pipeline.sync_subscriptions()
+        gc.freeze()
         rss_before = _rss_mb()
         began, cpu_began = time.perf_counter(), time.process_time()
         reports = await scheduler.sweep()
