@@ -55,7 +55,7 @@ class Batched(Generic[T, R]):
                 del self._waiting[: self._limit]
                 if batch:
                     await self._trip(batch)
-        finally:  # the loop is shutting down: nobody is left waiting for ever
+        finally:  # cancelled (the loop shutting down): nobody is left waiting for ever
             for _, future in (*batch, *self._waiting):
                 if not future.done():
                     future.cancel()

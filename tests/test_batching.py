@@ -11,28 +11,34 @@ from storage.batching import Batched
 
 
 class Trips:
-    """A `run` that records each trip's items; a trip waits for `gate` while it is open."""
+    """A `run` that records each trip's items; a trip waits at `gate` while it is closed."""
 
     def __init__(self) -> None:
         self.trips: list[list[str]] = []
         self.gate = asyncio.Event()
         self.gate.set()
+        self.started = asyncio.Event()  # a trip has begun
 
     async def run(self, items: Sequence[str]) -> list[str]:
         self.trips.append(list(items))
+        self.started.set()
         await self.gate.wait()
         if "bad" in items:
             raise ValueError("bad item")
         return [item.upper() for item in items]
 
+    async def under_way(self, batched: Batched[str, str], item: str) -> asyncio.Future[str]:
+        """A call whose trip has begun and waits at the closed gate."""
+        self.gate.clear()
+        call = asyncio.ensure_future(batched(item))
+        await self.started.wait()
+        return call
+
 
 async def test_calls_made_during_a_trip_go_together_in_the_next():
     trips = Trips()
     batched = Batched(trips.run)
-    trips.gate.clear()
-    first = asyncio.ensure_future(batched("a"))
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)  # the first trip is under way, waiting at the gate
+    first = await trips.under_way(batched, "a")
     later = [asyncio.ensure_future(batched(x)) for x in "bcd"]
     await asyncio.sleep(0)
     trips.gate.set()
@@ -54,10 +60,7 @@ async def test_a_failing_call_fails_alone_and_the_rest_are_kept():
 async def test_a_call_cancelled_before_its_trip_is_left_out():
     trips = Trips()
     batched = Batched(trips.run)
-    trips.gate.clear()
-    first = asyncio.ensure_future(batched("a"))
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
+    first = await trips.under_way(batched, "a")
     dropped, kept = asyncio.ensure_future(batched("b")), asyncio.ensure_future(batched("c"))
     await asyncio.sleep(0)
     dropped.cancel()
