@@ -9,8 +9,8 @@ answered. Each command is answered through the command layer in-process, RUNS ti
 warm-up; today's implementation (every paper of the window read and explained, every channel's
 subscriptions reloaded) runs as the baseline on the same store where it finishes in reasonable
 time, in an interpreter of its own (reading a month of papers whole, it would leave its heap to
-the bot's figures and its peak RSS to the bot's). Then loop lag: the largest delay of a 5 ms ticker while a
-1M-paper search runs and `list` and `trending` (a Slack command and a button press) are
+the bot's figures and its peak RSS to the bot's). Then loop lag: the largest delay of a 5 ms
+ticker while a 1M-paper search runs and `list` and `trending` (a Slack command and a button press) are
 answered. Targets: p99 < 100 ms at 500,000 and < 250 ms at 1,000,000; p99 growing < 2x from
 50,000 to 500,000; loop never blocked > 20 ms; peak RSS < 300 MB.
 
