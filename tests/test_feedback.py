@@ -88,7 +88,7 @@ async def test_like_twice_withdraws_dislike_changes_list_counts(pipeline, source
 
     await chat.command(CH, "like 2006.11239")
     reply = await chat.command(CH, "list")
-    assert "Votes: **1** liked, **0** disliked (by 1 people) · 0 saved" in reply.text
+    assert "Votes: **1** liked, **0** disliked (by 1 person) · 0 saved" in reply.text
     assert "ranked by keywords until 3 papers are liked" in reply.text
     reply = await chat.command(CH, "unvote 2006.11239")
     assert not reply.error and "Vote withdrawn" in reply.text

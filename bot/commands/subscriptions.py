@@ -121,8 +121,9 @@ class SubscriptionCommands(CommandBase):
             if len(liked) >= MIN_LIKES
             else f"ranked by keywords until {MIN_LIKES} papers are liked"
         )
+        voters = len({v.user for v in votes})
         lines.append(
             f"Votes: **{len(liked)}** liked, **{len(disliked)}** disliked "
-            f"(by {len({v.user for v in votes})} people) · {saved} saved · {ranking}"
+            f"(by {voters} {'person' if voters == 1 else 'people'}) · {saved} saved · {ranking}"
         )
         return Reply("\n".join(lines))
