@@ -16,8 +16,9 @@ answered. Targets: p99 < 100 ms at 500,000 and < 250 ms at 1,000,000; p99 growin
 
     python -m benchmarks commands
     PAPERBOT_BENCH_SIZES=20000,100000 python -m benchmarks commands   # smaller, quicker
-    PAPERBOT_TEST_DATABASE_URL=postgresql+psycopg://... also runs on PostgreSQL
-      (PAPERBOT_BENCH_PG_SIZES, default 50000: one database holds one store at a time)
+    PAPERBOT_TEST_DATABASE_URL=postgresql+psycopg://.../bench also runs on PostgreSQL
+      (PAPERBOT_BENCH_PG_SIZES, default 50000; each store kept in a database of its own,
+      named after that one and its size, bench_50000, created when missing)
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from adapters.sources.sample import load_sample
 from benchmarks.apart import apart
@@ -67,7 +68,7 @@ SIZES = [int(s) for s in os.environ.get("PAPERBOT_BENCH_SIZES", "50000,500000,10
 PG_SIZES = [int(s) for s in os.environ.get("PAPERBOT_BENCH_PG_SIZES", "50000").split(",")]
 BASELINE_MAX = int(os.environ.get("PAPERBOT_BENCH_BASELINE_MAX", "500000"))
 DATA = Path(os.environ.get("PAPERBOT_BENCH_DATA", "data/bench"))
-VERSION = {"sqlite": 5, "postgresql": 6}  # of the generated store: bump when it changes
+VERSION = {"sqlite": 5, "postgresql": 7}  # of the generated store: bump when it changes
 CHANNEL = ChannelRef("slack", "TBENCH", "CBENCH")
 PREVIEW_SUBS = ("diffusion", '"language model"', "robot OR robotic", "video -survey", "cat:cs.CV")
 COMMANDS = {
@@ -231,6 +232,21 @@ async def _migrate(url: str) -> None:
     await engine.dispose()
 
 
+def _pg_database(given: str, n: int) -> str:
+    """The URL of the database that keeps the PostgreSQL store of `n` papers: the given one's
+    name and the size (bench_50000), created on its server when missing, so that stores of
+    several sizes stay generated side by side and the given database is never emptied."""
+    base = make_url(given)
+    name = f"{base.database}_{n}"
+    engine = create_sync_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        have = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if have.scalar() is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 def store(backend: str, n: int) -> tuple[str, float | None]:
     """The URL of the store of `n` papers, and how long generating it took (None: cached)."""
     if backend == "sqlite":
@@ -244,7 +260,7 @@ def store(backend: str, n: int) -> tuple[str, float | None]:
             leftover.unlink()
         partial_url = (f"sqlite+aiosqlite:///{partial}", f"sqlite:///{partial}")
     else:
-        url = sync_url = os.environ["PAPERBOT_TEST_DATABASE_URL"]
+        url = sync_url = _pg_database(os.environ["PAPERBOT_TEST_DATABASE_URL"], n)
         engine = create_sync_engine(sync_url)
         with engine.begin() as conn:
             conn.execute(text("CREATE TABLE IF NOT EXISTS bench_store (what TEXT)"))

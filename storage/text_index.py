@@ -83,29 +83,48 @@ def sqlite_terms(paper: Paper) -> str:
 
 
 def postgres_terms(paper: Paper, first_seen: datetime | None = None) -> str:
-    """The paper's tsvector, written out (with the day it was first seen, day_lexeme)."""
+    """The paper's tsvector, written out (with the day it was first seen, day_lexemes)."""
     return tsvector_literal(paper_tokens(paper), first_seen)
 
 
-def _day(day: date) -> str:
-    return f"z{day:%Y%m%d}"
+# A paper's day is a lexeme, and so is each aligned span of 2, 4, ... 2**SPAN_LEVELS days it
+# falls in: a window is then an OR of a few spans, not of each of its days. The GIN index merges
+# the OR's entries item by item, and with one entry per day a month's count at 500,000 papers
+# took 11.3 ms in the index (31 entries), against 4.0 ms as 5 spans.
+SPAN_LEVELS = 6
+_UNIX_DAY = date(1970, 1, 1).toordinal()
 
 
-def day_lexeme(when: datetime) -> str:
-    """The lexeme of the UTC day of `when` (PostgreSQL): the GIN index finds a window's
-    papers by their days with the query's other lexemes, in one scan, instead of PostgreSQL
-    filtering the window's every row by its tsvector."""
-    return _day(when.astimezone(UTC).date())
+def _span(level: int, number: int) -> str:
+    """The lexeme of the `number`th span of 2**level days since 1970-01-01 (level 0: a day)."""
+    if level == 0:
+        return f"z{date.fromordinal(number + _UNIX_DAY):%Y%m%d}"
+    return f"y{level}n{number}"
+
+
+def day_lexemes(when: datetime) -> list[str]:
+    """The lexemes of the UTC day of `when` and of the spans it falls in (PostgreSQL): the GIN
+    index finds a window's papers by them with the query's other lexemes, in one scan, instead
+    of PostgreSQL filtering the window's every row by its tsvector."""
+    day = when.astimezone(UTC).date().toordinal() - _UNIX_DAY
+    return [_span(level, day >> level) for level in range(SPAN_LEVELS + 1)]
 
 
 def window_days(start: datetime, end: datetime) -> str | None:
-    """The tsquery of the days of (start, end] (every paper of the window is on one of
-    them), or None for a window longer than WINDOW_DAYS."""
+    """The tsquery of the days of (start, end] (every paper of the window is on one of them)
+    as the fewest aligned spans, or None for a window longer than WINDOW_DAYS."""
     first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
     if (last - first).days > WINDOW_DAYS:
         return None
-    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    return " | ".join(f"'{_day(day)}'" for day in days) or None
+    day, after = first.toordinal() - _UNIX_DAY, last.toordinal() - _UNIX_DAY + 1
+    spans = []
+    while day < after:  # the longest span that starts at `day` and ends within the window
+        level = 0
+        while level < SPAN_LEVELS and day % (2 << level) == 0 and day + (2 << level) <= after:
+            level += 1
+        spans.append(f"'{_span(level, day >> level)}'")
+        day += 1 << level
+    return " | ".join(spans) or None
 
 
 def pair_lexeme(first: str, second: str) -> str:
@@ -118,7 +137,7 @@ def tsvector_literal(tokens: Iterable[str], first_seen: datetime | None = None) 
     with its positions, and each two adjacent keys of one field once more as one lexeme
     without positions (pair_lexeme). A two-key phrase is then one look-up that the GIN index
     decides alone: checking positions reads every candidate's whole vector from TOAST.
-    With `first_seen`, its day_lexeme too."""
+    With `first_seen`, its day_lexemes too."""
     positions: dict[str, list[int]] = {}
     bare: dict[str, None] = {}  # lexemes without positions, in order
     previous = GAP
@@ -137,7 +156,7 @@ def tsvector_literal(tokens: Iterable[str], first_seen: datetime | None = None) 
         for token, places in positions.items()
     ]
     if first_seen is not None:
-        bare[day_lexeme(first_seen)] = None
+        bare.update(dict.fromkeys(day_lexemes(first_seen)))
     return " ".join(written + [f"'{lexeme}'" for lexeme in bare])
 
 

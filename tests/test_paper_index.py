@@ -31,7 +31,14 @@ from storage.db import open_database
 from storage.migrate import upgrade
 from storage.paper_search import Ranked
 from storage.tables import paper_terms, papers
-from storage.text_index import translate
+from storage.text_index import (
+    SPAN_LEVELS,
+    WINDOW_DAYS,
+    day_lexemes,
+    postgres_terms,
+    translate,
+    window_days,
+)
 from tests.conftest import PG_URL, pg_reason, reset_postgres
 from tests.test_matcher import papers as random_papers
 from tests.test_matcher import queries
@@ -131,14 +138,11 @@ async def _agree(store: Store, query: Query, days: int) -> None:
 WALKS = pytest.mark.parametrize("walk", ["sorted", "walked", "probed"])
 
 
-def _walk(monkeypatch: pytest.MonkeyPatch, walk: str, store: Store | None = None) -> None:
+def _walk(monkeypatch: pytest.MonkeyPatch, walk: str) -> None:
     """Walked: the best are found along the rank index however few the matches (in use, from
     WALK_FROM matches on), title matches first, then the rest, each with every match looked
-    up at once; probed: asking FTS5 about each paper on the way (SQLite only: on PostgreSQL
-    it is the walk, so not run twice), which gives up where the window holds fewer matches
-    than asked for."""
-    if walk == "probed" and store is not None and store.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL does not probe: its walk is tested as `walked`")
+    up at once; probed: asking about each paper on the way (FTS5 on SQLite, its tsvector on
+    PostgreSQL), which gives up where the window holds fewer matches than asked for."""
     monkeypatch.setattr(paper_search, "WALK_FROM", 10**9 if walk == "sorted" else 0)
     monkeypatch.setattr(paper_search, "PROBE_ROWS", 10**6 if walk == "probed" else 0)
 
@@ -164,7 +168,7 @@ def test_find_answers_as_search_did(
 ) -> None:
     # And on SQLite, walked, each wildcard is looked up as a prefix, as when it starts more
     # than WILDCARD_WORDS stored words.
-    _walk(monkeypatch, walk, store)
+    _walk(monkeypatch, walk)
     monkeypatch.setattr(paper_search, "WILDCARD_WORDS", -1 if walk == "walked" else 64)
     store.run(_write(store, drawn))
     for line in lines:
@@ -236,7 +240,7 @@ def test_preview_through_the_index_is_the_digest_matching_gave(
     delivered: list[int],
 ) -> None:
     # A channel's subscriptions are looked up as one OR, its ledger and upvote floor in SQL.
-    _walk(monkeypatch, walk, store)
+    _walk(monkeypatch, walk)
     store.run(_write(store, drawn))
     store.run(_previews_agree(store, lines, settings, delivered))
 
@@ -503,7 +507,7 @@ def test_a_walk_that_asks_about_each_paper_finds_the_best_as_sorting_did(
     store: Store, monkeypatch: pytest.MonkeyPatch, line: str
 ) -> None:
     # The bundled corpus, upvoted unevenly over two weeks: the best of many matches are found
-    # by asking FTS5 about each paper walked (SQLite), never by looking every match up.
+    # by asking about each paper walked, never by looking every match up.
     sample = load_sample(NOW)
     drawn = [
         (replace(p, upvotes=(i * 7) % 13 or None), i % 14, i % 3) for i, p in enumerate(sample)
@@ -514,11 +518,57 @@ def test_a_walk_that_asks_about_each_paper_finds_the_best_as_sorting_did(
     expected = {n: store.run(store.stores.papers.ranked(query, start, NOW, n)) for n in (1, 3, 10)}
     assert expected[10] is not None and expected[10].total > 10
     _walk(monkeypatch, "probed")
-    if store.engine.dialect.name == "sqlite":
 
-        async def no_lookup(*args: object, **kwargs: object) -> list[str]:
-            raise AssertionError("every match was looked up")
+    async def no_lookup(*args: object, **kwargs: object) -> list[str]:
+        raise AssertionError("every match was looked up")
 
-        monkeypatch.setattr(store.stores.papers, "_best", no_lookup)
+    monkeypatch.setattr(store.stores.papers, "_best", no_lookup)
     for n, sorted_ in expected.items():
         assert store.run(store.stores.papers.ranked(query, start, NOW, n)) == sorted_
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(datetime(2025, 1, 1), datetime(2027, 12, 31), timezones=st.just(UTC)),
+    st.timedeltas(timedelta(0), timedelta(days=WINDOW_DAYS)),
+)
+def test_a_windows_spans_are_exactly_its_days(start: datetime, length: timedelta) -> None:
+    """PostgreSQL looks a window up as the aligned spans that cover its days: a paper first
+    seen on any day of it holds one of them, a paper of any other day none; and they are few
+    (the GIN index merges its entries item by item)."""
+    end = start + length
+    spans = {s.strip("'") for s in (window_days(start, end) or "").split(" | ")}
+    assert len(spans) <= 2 * SPAN_LEVELS
+    for offset in range(-70, (end.date() - start.date()).days + 70):
+        day = start + timedelta(days=offset)
+        inside = start.date() <= day.date() <= end.date()
+        assert bool(spans & set(day_lexemes(day))) == inside, (start, end, day)
+
+
+async def test_migration_adds_the_day_spans_of_papers_indexed_before_it(db_url: str) -> None:
+    """Migration 0014 gives every paper stored before it the span lexemes the repository now
+    writes (PostgreSQL: SQLite windows by document number), so its windows find them."""
+    from alembic import command
+
+    from storage.migrate import alembic_config
+
+    if db_url.startswith("sqlite"):
+        pytest.skip("the day spans are PostgreSQL's")
+    engine = await open_database(db_url)
+    paper = Paper(id="arxiv:2612.00081", title="Diffusion spans", abstract="Days.")
+    seen = NOW - timedelta(days=20, hours=3)
+    await build_stores(engine).papers.upsert([paper], seen)
+    spans = "ARRAY(SELECT lexeme FROM unnest(terms) WHERE lexeme LIKE 'y%')"
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0013"))
+        await conn.execute(text(f"UPDATE paper_terms SET terms = ts_delete(terms, {spans})"))
+    await upgrade(engine)
+    async with engine.connect() as conn:
+        same = await conn.execute(
+            text("SELECT terms = CAST(:written AS tsvector) FROM paper_terms"),
+            {"written": postgres_terms(paper, seen)},
+        )
+        assert same.scalar_one() is True
+    found = await Pipeline(build_stores(engine), {}, {}, lambda: NOW).find(parse("spans"), 30, 10)
+    assert found.total == 1
+    await engine.dispose()

@@ -18,9 +18,9 @@ CH = ChannelRef.parse("slack:T1:C1")
 
 
 async def test_migrations_are_applied_once_and_idempotent(engine):
-    assert await current(engine) == "0013"
+    assert await current(engine) == "0014"
     await upgrade(engine)
-    assert await current(engine) == "0013"
+    assert await current(engine) == "0014"
 
 
 async def test_new_papers_get_first_seen_and_sightings_merge(stores, clock):
