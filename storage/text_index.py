@@ -110,21 +110,41 @@ def day_lexemes(when: datetime) -> list[str]:
     return [_span(level, day >> level) for level in range(SPAN_LEVELS + 1)]
 
 
-def window_days(start: datetime, end: datetime) -> str | None:
-    """The tsquery of the days of (start, end] (every paper of the window is on one of them)
-    as the fewest aligned spans, or None for a window longer than WINDOW_DAYS."""
-    first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
-    if (last - first).days > WINDOW_DAYS:
-        return None
-    day, after = first.toordinal() - _UNIX_DAY, last.toordinal() - _UNIX_DAY + 1
+def _spans(day: int, after: int) -> list[str]:
+    """The fewest aligned spans that cover the days [day, after) (numbered from 1970-01-01)."""
     spans = []
-    while day < after:  # the longest span that starts at `day` and ends within the window
+    while day < after:  # the longest span that starts at `day` and ends by `after`
         level = 0
         while level < SPAN_LEVELS and day % (2 << level) == 0 and day + (2 << level) <= after:
             level += 1
         spans.append(f"'{_span(level, day >> level)}'")
         day += 1 << level
-    return " | ".join(spans) or None
+    return spans
+
+
+def _day_numbers(start: datetime, end: datetime) -> tuple[int, int] | None:
+    """The UTC days of `start` and `end`, numbered; None for a window over WINDOW_DAYS."""
+    first, last = (when.astimezone(UTC).date().toordinal() - _UNIX_DAY for when in (start, end))
+    return None if last - first > WINDOW_DAYS else (first, last)
+
+
+def window_days(start: datetime, end: datetime) -> str | None:
+    """The tsquery of the days of (start, end] (every paper of the window is on one of them)
+    as the fewest aligned spans, or None for a window longer than WINDOW_DAYS."""
+    days = _day_numbers(start, end)
+    return None if days is None else " | ".join(_spans(days[0], days[1] + 1)) or None
+
+
+def window_parts(start: datetime, end: datetime) -> tuple[str, str] | None:
+    """The days of (start, end] as two tsqueries: the spans of the days wholly inside it,
+    whose papers are all in the window, and its first and last days, whose papers are to be
+    checked against first_seen; None for a window with no day wholly inside it or longer
+    than WINDOW_DAYS."""
+    days = _day_numbers(start, end)
+    if days is None or days[1] - days[0] < 2:
+        return None
+    first, last = days
+    return " | ".join(_spans(first + 1, last)), f"'{_span(0, first)}' | '{_span(0, last)}'"
 
 
 def pair_lexeme(first: str, second: str) -> str:
