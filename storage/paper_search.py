@@ -231,12 +231,12 @@ class PaperSearch:
         # so the GIN index leads. Walks along the rank index still bound first_seen by it.
         seen = "(d.first_seen + interval '0 s')"
         seen = f"{seen} > :start AND {seen} <= :end"
-        lookup = f"{seen} AND {days_sql}"
+        lookup, walk = f"{seen} AND {days_sql}", f"{window} AND {days_sql}"
         parts = window_parts(start, end)
         if parts is None:
-            return Window(lookup, f"{window} AND {days_sql}", (lookup,))
+            return Window(lookup, walk, (lookup,))
         inner, edges = (f"d.terms @@ CAST({params.add(p)} AS tsquery)" for p in parts)
-        return Window(lookup, f"{window} AND {days_sql}", (inner, f"{seen} AND {edges}"))
+        return Window(lookup, walk, (inner, f"{seen} AND {edges}"))
 
     async def _count(
         self,
