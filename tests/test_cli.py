@@ -187,7 +187,7 @@ def test_pages_set_aside_show_in_status_and_requeue_posts_them_again(tmp_path):
 
 def test_db_upgrade():
     r = invoke("db", "upgrade")
-    assert r.exit_code == 0 and "revision 0014" in r.output
+    assert r.exit_code == 0 and "revision 0015" in r.output
 
 
 def test_demo_runs_from_the_installed_script(tmp_path):

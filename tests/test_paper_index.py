@@ -572,3 +572,24 @@ async def test_migration_adds_the_day_spans_of_papers_indexed_before_it(db_url: 
     found = await Pipeline(build_stores(engine), {}, {}, lambda: NOW).find(parse("spans"), 30, 10)
     assert found.total == 1
     await engine.dispose()
+
+
+async def test_papers_a_poll_writes_go_into_the_text_index_at_once(db_url: str) -> None:
+    """On PostgreSQL, the papers the repository writes go into the GIN index itself, not into
+    its pending list, which every look-up would read whole until a vacuum (migration 0015: a
+    month's search at 50,000 stored took 413 ms after a day's poll of 1,400 papers, 9.8 ms
+    before it)."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("the pending list is PostgreSQL's GIN index's")
+    engine = await open_database(db_url)
+    papers = [
+        Paper(id=f"arxiv:2612.{i:05d}", title=f"Pending diffusion {i}", abstract="Lists.")
+        for i in range(40)
+    ]
+    await build_stores(engine).papers.upsert(papers, NOW - timedelta(hours=1))
+    async with engine.begin() as conn:
+        waiting = await conn.execute(text("SELECT gin_clean_pending_list('ix_paper_terms_terms')"))
+        assert waiting.scalar_one() == 0  # pages of the pending list: none
+    found = await Pipeline(build_stores(engine), {}, {}, lambda: NOW).find(parse("pending"), 30, 10)
+    assert found.total == 40
+    await engine.dispose()

@@ -18,9 +18,9 @@ CH = ChannelRef.parse("slack:T1:C1")
 
 
 async def test_migrations_are_applied_once_and_idempotent(engine):
-    assert await current(engine) == "0014"
+    assert await current(engine) == "0015"
     await upgrade(engine)
-    assert await current(engine) == "0014"
+    assert await current(engine) == "0015"
 
 
 async def test_new_papers_get_first_seen_and_sightings_merge(stores, clock):
