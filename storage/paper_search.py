@@ -49,6 +49,7 @@ REMEMBER_WORDS = {  # by whether the backend is SQLite: one statement a paper, i
 WALK_FROM = 500  # matches in the window from which the best are found by walking the rank index
 PROBE_ROWS = 256  # papers walked asking about each before looking every match up instead
 PROBE_TERMS = 16  # terms of a query asked a paper at a time, at most
+MERGE_PAGES = 200  # of FTS5 merge work after each write, at most (23 ms for a day's 24 polls)
 COLUMNS = (
     "id, title, abstract, authors, url, pdf_url, code_url, project_url, categories, upvotes, "
     "comments, published, first_seen, sources, ai_summary, ai_keywords"
@@ -184,6 +185,18 @@ class PaperSearch:
                 .scalar_subquery()
             )
         await conn.execute(paper_terms.insert().values(**values))
+
+    async def tidy_index(self, conn: AsyncConnection) -> None:
+        """After a write, on SQLite, merge the small FTS5 segments that writes leave, as far as
+        MERGE_PAGES pages of work: left to FTS5's automerge they lag behind, and each is read
+        again for every paper a walk asks about (`preview` at 500,000 stored, a day's 24 polls
+        unmerged: its walk 6.0 ms, against 3.1 ms merged). PostgreSQL's GIN index has no
+        segments (migration 0015 keeps new papers out of its pending list)."""
+        if self._sqlite:
+            await conn.execute(
+                text("INSERT INTO paper_fts(paper_fts, rank) VALUES ('merge', :pages)"),
+                {"pages": MERGE_PAGES},
+            )
 
     async def _expanded(self, conn: AsyncConnection, found: Translation) -> Translation:
         """Each lone wildcard as the stored words it starts, where they are few: FTS5 reads

@@ -155,6 +155,8 @@ class PaperRepository(PaperSearch):
                     )
                     await self._reindex(conn, old, merged)
                     updated += 1
+            if new or updated:
+                await self.tidy_index(conn)
         return UpsertResult(new=new, updated=updated)
 
     @staticmethod

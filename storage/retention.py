@@ -94,6 +94,7 @@ class RetentionRepository:
             ledger = await conn.execute(
                 delete(deliveries).where(deliveries.c.paper_id.in_([r.id for r in gone]))
             )
+            await self._papers.tidy_index(conn)
             return PrunedBatch(len(gone), int(ledger.rowcount or 0))
 
     async def footprint(self) -> Footprint:
