@@ -3,7 +3,8 @@
 Stores of 50,000, 500,000 and 1,000,000 synthetic papers (the bundled corpus, each copy with
 two abstract words dropped and upvotes of its own, spread evenly over 365 days) are generated
 once and cached under data/bench/ (generation timed separately, in a child process so the
-measured process's peak RSS is the bot's). Each store is measured in a fresh interpreter of
+measured process's peak RSS is the bot's): bulk-inserted and indexed in one pass, but for the
+last day, whose papers the repository writes an hour's poll at a time, as the bot's are. Each store is measured in a fresh interpreter of
 its own, so each size's peak RSS is that of a bot with that many papers stored, every command
 answered. Each command is answered through the command layer in-process, RUNS times after a
 warm-up; today's implementation (every paper of the window read and explained, every channel's
