@@ -4,16 +4,17 @@ Stores of 50,000, 500,000 and 1,000,000 synthetic papers (the bundled corpus, ea
 two abstract words dropped and upvotes of its own, spread evenly over 365 days) are generated
 once and cached under data/bench/ (generation timed separately, in a child process so the
 measured process's peak RSS is the bot's): bulk-inserted and indexed in one pass, but for the
-last day, whose papers the repository writes an hour's poll at a time, as the bot's are. Each store is measured in a fresh interpreter of
-its own, so each size's peak RSS is that of a bot with that many papers stored, every command
-answered. Each command is answered through the command layer in-process, RUNS times after a
-warm-up; today's implementation (every paper of the window read and explained, every channel's
-subscriptions reloaded) runs as the baseline on the same store where it finishes in reasonable
-time, in an interpreter of its own (reading a month of papers whole, it would leave its heap to
-the bot's figures and its peak RSS to the bot's). Then loop lag: the largest delay of a 5 ms
-ticker while a 1M-paper search runs and `list` and `trending` (a Slack command and a button press) are
-answered. Targets: p99 < 100 ms at 500,000 and < 250 ms at 1,000,000; p99 growing < 2x from
-50,000 to 500,000; loop never blocked > 20 ms; peak RSS < 300 MB.
+last day, whose papers the repository writes an hour's poll at a time, as the bot's are. Each
+store is measured in a fresh interpreter of its own, so each size's peak RSS is that of a bot
+with that many papers stored, every command answered. Each command is answered through the
+command layer in-process, RUNS times after a warm-up; today's implementation (every paper of
+the window read and explained, every channel's subscriptions reloaded) runs as the baseline on
+the same store where it finishes in reasonable time, in an interpreter of its own (reading a
+month of papers whole, it would leave its heap to the bot's figures and its peak RSS to the
+bot's). Then loop lag: the largest delay of a 5 ms ticker while a 1M-paper search runs and
+`list` and `trending` (a Slack command and a button press) are answered. Targets: p99 < 100 ms
+at 500,000 and < 250 ms at 1,000,000; p99 growing < 2x from 50,000 to 500,000; loop never
+blocked > 20 ms; peak RSS < 300 MB.
 
     python -m benchmarks commands
     PAPERBOT_BENCH_SIZES=20000,100000 python -m benchmarks commands   # smaller, quicker

@@ -260,20 +260,20 @@ class PaperSearch:
         params: Params,
         plain: bool,
     ) -> int:
-        """How many papers of the window meet `rest` (its match and what else it keeps).
-        On PostgreSQL, the papers of the days wholly inside the window are counted apart from
-        those of its first and last days, which alone are checked against first_seen (a
-        month's `"diffusion model"` at 500,000: 5.61 ms against 6.45 ms, medians of 20). On SQLite, a `plain`
-        query (no condition but its match) that is one FTS5 look-up is counted by FTS5 alone
-        over the window's inner milliseconds, and its two boundary milliseconds by first_seen:
-        joining every match to paper_terms took eight times longer (14,653 matches at 500,000
-        papers: 20.3 ms against 2.5 ms). The boundaries' matches are looked up by FTS5 too,
-        over each boundary's document numbers, and only they are read from paper_terms for
-        first_seen (`+` keeps SQLite off the first_seen index, where it would rather read the
-        whole window's entries to find the two milliseconds': 4.4 ms at 500,000, for none).
-        A poll's papers share a millisecond, and asking FTS5 about each boundary paper in turn
-        took 45 ms when a poll's 57 were the window's last millisecond (`preview` at 500,000
-        stored), against 1.8 ms looked up at once."""
+        """How many papers of the window meet `rest` (its match and what else it keeps). On
+        PostgreSQL, the papers of the days wholly inside the window are counted apart from
+        those of its first and last days, which alone are checked against first_seen (a month's
+        `"diffusion model"` at 500,000: 5.61 ms against 6.45 ms, medians of 20). On SQLite, a
+        `plain` query (no condition but its match) that is one FTS5 look-up is counted by FTS5
+        alone over the window's inner milliseconds, and its two boundary milliseconds' matches
+        checked against first_seen: joining every match to paper_terms took eight times longer
+        (14,653 matches at 500,000 papers: 20.3 ms against 2.5 ms). The boundaries' matches are
+        looked up by FTS5 too, over each boundary's document numbers, and only they are read
+        from paper_terms for first_seen (`+` keeps SQLite off the first_seen index, where it
+        would rather read the whole window's entries to find the two milliseconds': 4.4 ms at
+        500,000, for none). A poll's papers share a millisecond, and asking FTS5 about each
+        boundary paper in turn took 45 ms when a poll's 57 were the window's last millisecond
+        (`preview` at 500,000 stored), against 1.8 ms looked up at once."""
         fts = SqliteRenderer(params).fts(found.match) if self._sqlite and plain else None
         if fts is None:
             sql = "SELECT " + " + ".join(
